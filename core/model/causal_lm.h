@@ -1,0 +1,114 @@
+// The causal language model interface every eigenpruning step uses.
+//
+// Architectures (GPT-2, Phi) implement it; eigenpruning code sees only named
+// matrices (q, k, v, o, mlp_in, mlp_out) as A [out, in] with a bias and a head
+// layout, and never asks which architecture it runs on.
+//
+// Dimensions: B batch, T sequence (left padded), D hidden, V vocab, H heads,
+// Dh head dim. "in"/"out" are a matrix's input/output feature counts.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <torch/types.h>
+
+#include "core/io/hf_config.h"
+
+namespace ep {
+
+enum class MatrixKind { Q, K, V, O, MlpIn, MlpOut };
+std::string_view matrix_kind_name(MatrixKind kind);       // "q", "k", "v", "o", "mlp_in", "mlp_out"
+MatrixKind matrix_kind_from_name(std::string_view name);  // throws ep::Error naming the valid names
+
+// How a matrix's rows or columns group into attention heads, for per-head SVD.
+//   Rows:    q, k, v — head h owns rows [h*Dh, (h+1)*Dh) of A [out, in].
+//   Columns: o       — head h owns columns [h*Dh, (h+1)*Dh).
+//   None:    mlp_in, mlp_out — no head structure (per-head granularity = whole matrix).
+enum class HeadAxis { Rows, Columns, None };
+
+struct MatrixRef {
+  MatrixKind kind;
+  int64_t layer;
+  int64_t out_features;
+  int64_t in_features;
+  int64_t n_heads;     // 1 when head_axis == None
+  int64_t head_dim;    // rows (or columns) per head; out (or in) when None
+  HeadAxis head_axis;
+  std::string name() const;  // e.g. "k.3"
+};
+
+// One batch of token ids. Left padding: the last position is always the prompt's
+// last token (the one whose logits predict the answer).
+struct Batch {
+  torch::Tensor input_ids;       // [B, T] int64
+  torch::Tensor attention_mask;  // [B, T] int64, 1 = real token, 0 = pad; undefined = all real
+  torch::Tensor position_ids;    // [B, T] int64; undefined = (mask.cumsum(-1) - 1).clamp_min(0)
+};
+
+// What to record at chosen matrices during one forward pass.
+// `inputs[i]` is the input x [B, T, in] of matrix `at[i]` (detached). With
+// `want_grad`, `probes[i]` is a zero tensor [B, T, out] that was added to the
+// matrix's output and requires grad: torch::autograd::grad(loss, probes) gives
+// dL/d(output) without computing any weight gradient. For q/k the output is taken
+// before rotary embeddings.
+struct Taps {
+  std::vector<MatrixRef> at;
+  bool want_grad = false;
+  std::vector<torch::Tensor> inputs;
+  std::vector<torch::Tensor> probes;
+};
+
+enum class LogitsScope { All, Last };
+
+class CausalLM {
+ public:
+  virtual ~CausalLM() = default;
+
+  virtual const ModelConfig& config() const = 0;
+  virtual torch::Device device() const = 0;
+  virtual torch::ScalarType dtype() const = 0;
+
+  // logits [B, T, V] (All) or [B, V] (Last), in float32 whatever the model dtype.
+  virtual torch::Tensor forward(const Batch& batch, LogitsScope scope, Taps* taps = nullptr) = 0;
+
+  // The decomposable matrices of one kind, one per layer, in layer order.
+  virtual std::vector<MatrixRef> matrices(MatrixKind kind) const = 0;
+  // A [out, in] as a new float32 tensor on the model's device, whatever the storage layout.
+  virtual torch::Tensor weight(const MatrixRef& m) const = 0;
+  // b [out] as a new float32 tensor (zeros when the matrix has no bias).
+  virtual torch::Tensor bias(const MatrixRef& m) const = 0;
+  // Replaces A (given [out, in], any float dtype; stored in the model's dtype/layout).
+  virtual void set_weight(const MatrixRef& m, const torch::Tensor& a) = 0;
+  // Adds a per-position bias to the matrix's output: `table` [P, out] float32,
+  // aligned to the END of the sequence (row P-1 is added at the last position,
+  // row P-2 at the one before, ...); positions earlier than P rows back get
+  // `fallback` [out]. An undefined table removes the per-position bias.
+  virtual void set_position_bias(const MatrixRef& m, const torch::Tensor& table,
+                                 const torch::Tensor& fallback) = 0;
+
+  // All parameters (for fine-tuning and for exporting).
+  virtual std::vector<std::pair<std::string, torch::Tensor>> named_parameters() = 0;
+};
+
+struct LoadOptions {
+  torch::ScalarType dtype = torch::kFloat32;  // fp32, bf16 or fp16
+  torch::Device device = torch::kCPU;
+};
+
+// Loads an HF checkpoint folder (config.json + *.safetensors). Every expected tensor
+// must exist with its exact shape; every tensor in the files must be used or be on
+// the architecture's ignore list. Errors name the tensor and the expected shape.
+std::unique_ptr<CausalLM> load_causal_lm(const std::filesystem::path& folder, const LoadOptions& opts);
+
+// A model with seeded random weights (normal(0, 0.02), LayerNorm 1/0) for tests and the demo.
+std::unique_ptr<CausalLM> init_causal_lm(const ModelConfig& config, uint64_t seed, const LoadOptions& opts);
+
+// Sum over the batch of last-position cross-entropy, float32: logits [B, V], targets [B].
+torch::Tensor last_token_loss_sum(const torch::Tensor& last_logits, const torch::Tensor& targets);
+
+}  // namespace ep

@@ -1,0 +1,15 @@
+// Each `eprunner` subcommand registers itself on the CLI11 app; main() only
+// builds the app, parses and runs the chosen command. One file per subcommand.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace ep::cli {
+
+// Each add_* adds one subcommand whose callback does the work and may throw ep::Error.
+void add_tokenize_command(CLI::App& app);
+#ifdef EPRUNNER_WITH_MODELS
+void add_logits_command(CLI::App& app);
+#endif
+
+}  // namespace ep::cli
