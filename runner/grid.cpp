@@ -1,0 +1,270 @@
+// The grid file's schema: which keys each table has, their types, defaults and
+// allowed values (docs/grid-format.md is the user's copy of this file).
+#include "runner/grid.h"
+
+#include <algorithm>
+#include <cctype>
+#include <fstream>
+#include <iterator>
+#include <set>
+
+#include "core/util/error.h"
+#include "runner/toml_table.h"
+
+namespace ep::grid {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Names become HDF5 group names and CSV fields: keep them to a safe alphabet, and
+// keep "__" free since it joins model and task in cell names.
+void check_name(TomlTable& t, std::string_view key, const std::string& name) {
+  bool ok = !name.empty() && name != "." && name != ".." && name.find("__") == std::string::npos;
+  for (char c : name)
+    ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' || c == '+');
+  if (!ok)
+    t.fail_at(key, fmt::format("'{}' is not a usable name: use letters, digits, '-', '_', '.', '+' "
+                               "and no '__' (it separates model and task in cell names)", name));
+}
+
+fs::path resolve(const fs::path& base, const std::string& p) {
+  fs::path path(p);
+  return (path.is_absolute() ? path : base / path).lexically_normal();
+}
+
+int64_t positive(TomlTable& t, std::string_view key, std::optional<int64_t> value) {
+  if (value && *value <= 0) t.fail_at(key, fmt::format("must be > 0, got {}", *value));
+  return value.value_or(0);
+}
+
+uint64_t seed_value(TomlTable& t, std::string_view key, uint64_t fallback) {
+  auto seed = t.opt_integer(key);
+  if (!seed) return fallback;
+  if (*seed < 0) t.fail_at(key, fmt::format("a seed must be >= 0, got {}", *seed));
+  return static_cast<uint64_t>(*seed);
+}
+
+double fraction(TomlTable& t, std::string_view key, double fallback, bool allow_zero) {
+  double v = t.opt_number(key).value_or(fallback);
+  bool ok = allow_zero ? (v >= 0.0 && v < 1.0) : (v > 0.0 && v < 1.0);
+  if (!ok) t.fail_at(key, fmt::format("must be in {}0, 1), got {}", allow_zero ? "[" : "(", v));
+  return v;
+}
+
+// ---- models ----------------------------------------------------------------------
+
+InitShape read_init(TomlTable t, uint64_t grid_seed) {
+  InitShape s;
+  s.arch = t.choice("arch", kArchs, "");
+  if (s.arch.empty()) t.fail("missing required key 'arch'");
+  s.layers = positive(t, "layers", t.integer("layers"));
+  s.hidden = positive(t, "hidden", t.integer("hidden"));
+  s.heads = positive(t, "heads", t.integer("heads"));
+  s.max_positions = positive(t, "max_positions", t.integer("max_positions"));
+  s.intermediate = positive(t, "intermediate", t.opt_integer("intermediate"));
+  s.vocab = positive(t, "vocab", t.opt_integer("vocab"));
+  if (auto f = t.opt_number("partial_rotary_factor")) {
+    if (s.arch != "phi") t.fail_at("partial_rotary_factor", "only phi models have rotary embeddings");
+    if (*f <= 0.0 || *f > 1.0) t.fail_at("partial_rotary_factor", fmt::format("must be in (0, 1], got {}", *f));
+    s.partial_rotary_factor = *f;
+  }
+  s.seed = seed_value(t, "seed", grid_seed);
+  if (s.hidden % s.heads != 0)
+    t.fail_at("heads", fmt::format("hidden ({}) must be a multiple of heads ({})", s.hidden, s.heads));
+  t.finish();
+  return s;
+}
+
+FineTuneSpec read_finetune(TomlTable t, uint64_t grid_seed) {
+  FineTuneSpec f;
+  f.lr = t.number("lr");
+  if (!(f.lr > 0.0)) t.fail_at("lr", fmt::format("must be > 0, got {}", f.lr));
+  f.batch = positive(t, "batch", t.integer("batch"));
+  f.epochs = positive(t, "epochs", t.integer("epochs"));
+  f.weight_decay = t.opt_number("weight_decay").value_or(0.0);
+  if (f.weight_decay < 0.0) t.fail_at("weight_decay", fmt::format("must be >= 0, got {}", f.weight_decay));
+  f.seed = seed_value(t, "seed", grid_seed);
+  t.finish();
+  return f;
+}
+
+ModelSpec read_model(TomlTable t, const fs::path& base, uint64_t grid_seed) {
+  ModelSpec m;
+  m.line = static_cast<int>(t.pos().line);
+  m.name = t.string("name");
+  check_name(t, "name", m.name);
+  auto path = t.opt_string("path");
+  auto init = t.opt_table("init");
+  if (path && init) t.fail_at("init", "give either 'path' (a checkpoint folder) or [init] (a random model), not both");
+  if (!path && !init) t.fail("missing required key 'path' (a checkpoint folder) or table [init] (a random model)");
+  if (path) m.checkpoint = resolve(base, *path);
+  if (init) m.init = read_init(*init, grid_seed);
+  auto tokenizer = t.opt_string("tokenizer");
+  if (!tokenizer && !path) t.fail("missing required key 'tokenizer' (a random model has no folder to take it from)");
+  m.tokenizer = tokenizer ? resolve(base, *tokenizer) : *m.checkpoint;
+  if (auto ft = t.opt_table("finetune")) m.finetune = read_finetune(*ft, grid_seed);
+  t.finish();
+  return m;
+}
+
+// ---- tasks ----------------------------------------------------------------------
+
+SplitSpec read_split(TomlTable t, bool has_own_test, uint64_t grid_seed) {
+  SplitSpec s;
+  if (has_own_test && t.has("test"))
+    t.fail_at("test", "this task's test set is SuperGLUE's val.jsonl; remove 'test'");
+  s.test = has_own_test ? 0.0 : fraction(t, "test", s.test, false);
+  s.validation = fraction(t, "validation", s.validation, true);
+  s.seed = seed_value(t, "seed", grid_seed);
+  t.finish();
+  return s;
+}
+
+TaskSpec read_task(TomlTable t, const fs::path& base, uint64_t grid_seed) {
+  TaskSpec task;
+  task.line = static_cast<int>(t.pos().line);
+  task.kind = t.choice("kind", kTaskKinds, "");
+  if (task.kind.empty()) t.fail("missing required key 'kind'");
+  task.name = t.opt_string("name").value_or(task.kind);
+  check_name(t, "name", task.name);
+  const bool needs_data = task_kind_needs_data(task.kind);
+  auto data = t.opt_string("data");
+  if (needs_data && !data)
+    t.fail(fmt::format("missing required key 'data' (the {} folder with train.jsonl and val.jsonl)", task.kind));
+  if (!needs_data && data) t.fail_at("data", fmt::format("{} is generated; it reads no data folder", task.kind));
+  if (data) task.data = resolve(base, *data);
+  task.prompts = t.choice("prompts", kPromptSets, task.prompts);
+  task.metric = t.choice("metric", kMetrics, task.metric);
+  task.bos = t.opt_boolean("bos").value_or(task.bos);
+  if (auto split = t.opt_table("split")) {
+    task.split = read_split(*split, needs_data, grid_seed);
+  } else {
+    task.split.test = needs_data ? 0.0 : task.split.test;
+    task.split.seed = grid_seed;
+  }
+  t.finish();
+  return task;
+}
+
+// ---- eigenpruning ----------------------------------------------------------------
+
+std::vector<double> read_p(TomlTable& t) {
+  auto p = t.opt_numbers("p");
+  if (!p) t.fail("missing required key 'p' (the fractions of components to freeze, e.g. [0.01, 0.05])");
+  if (p->empty()) t.fail_at("p", "needs at least one value");
+  for (size_t i = 0; i < p->size(); ++i)
+    if (!((*p)[i] > 0.0 && (*p)[i] < 1.0))
+      t.fail_at_element("p", i, fmt::format("p must be in (0, 1), got {}", (*p)[i]));
+  std::vector<double> sorted = *p;
+  std::sort(sorted.begin(), sorted.end());
+  for (size_t i = 1; i < sorted.size(); ++i)
+    if (sorted[i] == sorted[i - 1]) t.fail_at("p", fmt::format("{} appears twice", sorted[i]));
+  return sorted;
+}
+
+EigenpruneSpec read_eigenprune(TomlTable t) {
+  EigenpruneSpec e;
+  e.matrices = t.choices("matrices", kMatrixNames, e.matrices);
+  if (e.matrices.empty()) t.fail_at("matrices", "needs at least one matrix");
+  for (size_t i = 1; i < e.matrices.size(); ++i)
+    if (std::find(e.matrices.begin(), e.matrices.begin() + i, e.matrices[i]) != e.matrices.begin() + i)
+      t.fail_at_element("matrices", i, fmt::format("'{}' appears twice", e.matrices[i]));
+  e.granularity = t.choice("granularity", kGranularities, e.granularity);
+  e.position_reduction = t.choice("position_reduction", kPositionReductions, e.position_reduction);
+  e.pairs = t.choice("pairs", kPairModes, e.pairs);
+  e.p = read_p(t);
+  if (auto b = t.opt_integer("batch_size")) e.batch_size = positive(t, "batch_size", b);
+  // ref: official-implementation-notes — with batch 1, roll pairs x with itself and
+  // every score is 0, so the "pruning" is an arbitrary order.
+  if (e.pairs == "roll" && e.batch_size < 2)
+    t.fail_at("batch_size", "pairs = \"roll\" pairs each example with its batch neighbour: batch_size must be >= 2");
+  e.dtype = t.choice("dtype", kDtypes, e.dtype);
+  e.device = t.choice("device", kDevices, e.device);
+  e.svd = t.choice("svd", kSvdRoutes, e.svd);
+  t.finish();
+  return e;
+}
+
+LayoutSpec read_layout(TomlTable t) {
+  LayoutSpec l;
+  if (auto r = t.opt_integer("ranks_per_cell")) l.ranks_per_cell = static_cast<int>(positive(t, "ranks_per_cell", r));
+  if (auto g = t.opt_integer("gpus_per_node")) {
+    if (*g < 0) t.fail_at("gpus_per_node", fmt::format("must be >= 0 (0 = all the node shows), got {}", *g));
+    l.gpus_per_node = static_cast<int>(*g);
+  }
+  t.finish();
+  return l;
+}
+
+template <class Spec>
+void check_unique_names(const std::vector<Spec>& specs, const std::string& file, std::string_view what) {
+  std::set<std::string> seen;
+  for (const auto& s : specs)
+    EP_CHECK(seen.insert(s.name).second, "{}:{}: two {} are named '{}'{}", file, s.line, what, s.name,
+             what == "tasks" ? " (give each task of the same kind its own 'name')" : "");
+}
+
+}  // namespace
+
+bool task_kind_needs_data(std::string_view kind) { return kind == "cb" || kind == "copa" || kind == "rte"; }
+
+Grid parse(std::string_view text, const fs::path& source) {
+  const std::string file = source.empty() ? "<grid>" : source.string();
+  const fs::path base = source.empty() ? fs::current_path() : fs::absolute(source).parent_path();
+  toml::table root = parse_toml(text, file);
+  TomlTable t(root, file, "");
+
+  Grid g;
+  g.source = source;
+  g.text = std::string(text);
+  g.seed = seed_value(t, "seed", g.seed);
+  g.output = resolve(base, t.opt_string("output").value_or("results.h5"));
+  for (auto& m : t.tables("models")) g.models.push_back(read_model(m, base, g.seed));
+  for (auto& task : t.tables("tasks")) g.tasks.push_back(read_task(task, base, g.seed));
+  auto eigen = t.opt_table("eigenprune");
+  if (!eigen) t.fail("missing required table [eigenprune]");
+  g.eigenprune = read_eigenprune(*eigen);
+  if (auto layout = t.opt_table("layout")) g.layout = read_layout(*layout);
+  t.finish();
+
+  check_unique_names(g.models, file, "models");
+  check_unique_names(g.tasks, file, "tasks");
+  return g;
+}
+
+Grid load(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  EP_CHECK(in, "cannot open grid file '{}'", file.string());
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return parse(text, file);
+}
+
+std::string describe(const ModelSpec& m) {
+  std::string s = fmt::format("model {}: ", m.name);
+  if (m.checkpoint) s += fmt::format("checkpoint {}", m.checkpoint->string());
+  if (m.init)
+    s += fmt::format("init {} layers={} hidden={} heads={} intermediate={} max_positions={} vocab={} "
+                     "rotary={} seed={}",
+                     m.init->arch, m.init->layers, m.init->hidden, m.init->heads, m.init->intermediate,
+                     m.init->max_positions, m.init->vocab, m.init->partial_rotary_factor, m.init->seed);
+  s += fmt::format("; tokenizer {}", m.tokenizer.string());
+  if (m.finetune)
+    s += fmt::format("; finetune lr={} batch={} epochs={} weight_decay={} seed={}", m.finetune->lr,
+                     m.finetune->batch, m.finetune->epochs, m.finetune->weight_decay, m.finetune->seed);
+  return s;
+}
+
+std::string describe(const TaskSpec& t) {
+  return fmt::format("task {}: kind={} data={} prompts={} metric={} bos={} split test={} validation={} seed={}",
+                     t.name, t.kind, t.data ? t.data->string() : "-", t.prompts, t.metric, t.bos, t.split.test,
+                     t.split.validation, t.split.seed);
+}
+
+std::string describe(const EigenpruneSpec& e) {
+  return fmt::format("eigenprune matrices={} granularity={} position_reduction={} pairs={} p={} batch_size={} "
+                     "dtype={} device={} svd={}",
+                     fmt::join(e.matrices, ","), e.granularity, e.position_reduction, e.pairs, fmt::join(e.p, ","),
+                     e.batch_size, e.dtype, e.device, e.svd);
+}
+
+}  // namespace ep::grid

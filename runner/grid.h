@@ -1,0 +1,146 @@
+// The experiment grid: which models, which tasks, how to eigenprune, where results
+// go and how ranks are laid out. Read from a TOML file (docs/grid-format.md); every
+// run, plan and report starts from one Grid.
+//
+// Torch-free on purpose: `eprunner plan`, `report` and slurm/ read grids without
+// paying for LibTorch. Names of matrices, task kinds etc. are kept as validated
+// strings/enums here and mapped to core/experiments types by the cell executor.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ep::grid {
+
+// The accepted spellings of each choice. They mirror the names core/ and
+// experiments/ use (matrix_kind_name, granularity_name, svd_route_name, TaskKind
+// names), so the cell executor maps them with those *_from_name functions;
+// tests/runner/grid_names_test.cpp checks they agree.
+inline constexpr std::string_view kTaskKinds[] = {"int-sum", "int-mult", "cb", "copa", "rte"};
+inline constexpr std::string_view kPromptSets[] = {"paper", "lm-eval"};
+// full-vocab: argmax over the whole vocabulary of the last logits must be the
+// answer's first token (the paper); choices: argmax over the task's answers only.
+inline constexpr std::string_view kMetrics[] = {"full-vocab", "choices"};
+inline constexpr std::string_view kMatrixNames[] = {"q", "k", "v", "o", "mlp_in", "mlp_out"};
+inline constexpr std::string_view kGranularities[] = {"head", "matrix"};
+// How ΔL of one example folds over token positions: the paper's code takes the max.
+inline constexpr std::string_view kPositionReductions[] = {"max", "sum"};
+// How the partner x' of an example x is drawn: "roll" = the previous example of the
+// same shuffled minibatch (the paper's code, torch.roll); "random" = a seeded random
+// other example of the training set.
+inline constexpr std::string_view kPairModes[] = {"roll", "random"};
+inline constexpr std::string_view kDtypes[] = {"fp32", "bf16", "fp16"};
+inline constexpr std::string_view kDevices[] = {"cpu", "cuda"};
+inline constexpr std::string_view kSvdRoutes[] = {"auto", "lapack", "gram"};
+inline constexpr std::string_view kArchs[] = {"gpt2", "phi"};
+
+bool task_kind_needs_data(std::string_view kind);  // the SuperGLUE kinds read a folder
+
+// ---- models ----------------------------------------------------------------------
+
+// Shape of a seeded random model (`[models.init]`), for tests and the demo.
+struct InitShape {
+  std::string arch = "gpt2";    // one of kArchs
+  int64_t layers = 0;
+  int64_t hidden = 0;
+  int64_t heads = 0;
+  int64_t intermediate = 0;     // 0 = 4 * hidden
+  int64_t max_positions = 0;
+  int64_t vocab = 0;            // 0 = the tokenizer's vocab size
+  double partial_rotary_factor = 0.4;  // phi only; ref: Phi-2 config.json
+  uint64_t seed = 0;            // the weights' seed (defaults to the grid seed)
+};
+
+// Optional fine-tuning of a model on each task's train split before eigenpruning.
+// ref: paper appendix C — Adam, lr 0.01, batch 2, one epoch for FT-GPT-2.
+struct FineTuneSpec {
+  double lr = 0.0;
+  int64_t batch = 0;
+  int64_t epochs = 0;
+  double weight_decay = 0.0;
+  uint64_t seed = 0;            // data order; defaults to the grid seed
+};
+
+struct ModelSpec {
+  std::string name;                                 // unique, used in cell names
+  std::optional<std::filesystem::path> checkpoint;  // HF folder (resolved); or...
+  std::optional<InitShape> init;                    // ...a seeded random model
+  std::filesystem::path tokenizer;  // folder; defaults to the checkpoint folder
+  std::optional<FineTuneSpec> finetune;
+  int line = 0;                     // where the [[models]] entry starts, for messages
+};
+
+// ---- tasks ----------------------------------------------------------------------
+
+struct SplitSpec {
+  double test = 0.2;        // fraction of all records; generated tasks only (SuperGLUE: val.jsonl)
+  double validation = 0.0;  // fraction of the training pool held out for validation
+  uint64_t seed = 0;        // defaults to the grid seed
+};
+
+struct TaskSpec {
+  std::string name;         // unique, used in cell names; defaults to the kind
+  std::string kind;         // one of kTaskKinds
+  std::optional<std::filesystem::path> data;  // SuperGLUE folder (train.jsonl, val.jsonl)
+  std::string prompts = "paper";      // one of kPromptSets
+  std::string metric = "full-vocab";  // one of kMetrics
+  SplitSpec split;
+  bool bos = true;          // prepend BOS to every prompt (the paper's code does)
+  int line = 0;
+};
+
+// ---- eigenpruning ----------------------------------------------------------------
+
+struct EigenpruneSpec {
+  std::vector<std::string> matrices = {"k"};  // ref: paper section 4 — key matrices worked best
+  std::string granularity = "head";           // ref: the paper's code: per-head SVD
+  std::string position_reduction = "max";
+  std::string pairs = "roll";
+  std::vector<double> p;                      // fractions frozen, each in (0, 1), ascending, unique
+  int64_t batch_size = 8;                     // scoring batch (>= 2 with "roll" pairs)
+  std::string dtype = "fp32";
+  std::string device = "cpu";
+  std::string svd = "auto";
+  bool uses_cuda() const { return device == "cuda"; }
+};
+
+// ---- layout ----------------------------------------------------------------------
+
+struct LayoutSpec {
+  int ranks_per_cell = 1;   // ranks that work on one cell together (one group)
+  int gpus_per_node = 0;    // 0 = every GPU the node shows
+};
+
+// ---- the grid --------------------------------------------------------------------
+
+struct Grid {
+  std::filesystem::path source;   // the grid file ("" when parsed from text)
+  std::string text;               // the file as read, stored in the results file
+  uint64_t seed = 42;
+  std::filesystem::path output;   // results file (resolved)
+  std::vector<ModelSpec> models;
+  std::vector<TaskSpec> tasks;
+  EigenpruneSpec eigenprune;
+  LayoutSpec layout;
+};
+
+// Reads and validates a grid file. Errors (ep::Error) give file:line:column for a
+// bad value, an unknown key or a wrong type, and name the table for a missing key.
+// Relative paths resolve against the grid file's folder.
+Grid load(const std::filesystem::path& file);
+
+// The same from text; `source` is used in messages and its folder resolves paths.
+Grid parse(std::string_view text, const std::filesystem::path& source);
+
+// Canonical one-line descriptions of what determines a cell's result (paths as
+// resolved, every setting spelled out). Layout and output are left out: results
+// do not depend on them. Used for fingerprints and by `eprunner plan`.
+std::string describe(const ModelSpec& m);
+std::string describe(const TaskSpec& t);
+std::string describe(const EigenpruneSpec& e);
+
+}  // namespace ep::grid

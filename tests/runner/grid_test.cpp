@@ -1,0 +1,202 @@
+// Grid files: every field of a good file lands where it should; every kind of
+// mistake is an ep::Error that says where (file:line:column) or which table.
+#include <filesystem>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "core/util/error.h"
+#include "runner/grid.h"
+
+namespace fs = std::filesystem;
+using ep::grid::Grid;
+
+namespace {
+
+const fs::path kGrids = fs::path(EP_TEST_DATA_DIR) / "grids";
+
+// The message of the ep::Error that loading `name` throws ("" if none is thrown).
+std::string load_error(const std::string& name) {
+  try {
+    ep::grid::load(kGrids / name);
+  } catch (const ep::Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+TEST(Grid, GoodFileFillsEveryField) {
+  const Grid g = ep::grid::load(kGrids / "good.toml");
+  EXPECT_EQ(g.seed, 7u);
+  EXPECT_EQ(g.output, (kGrids / "out/results.h5").lexically_normal());
+  EXPECT_EQ(g.layout.ranks_per_cell, 2);
+  EXPECT_EQ(g.layout.gpus_per_node, 4);
+  EXPECT_NE(g.text.find("A grid that sets every key"), std::string::npos);
+
+  ASSERT_EQ(g.models.size(), 2u);
+  const auto& tiny = g.models[0];
+  EXPECT_EQ(tiny.name, "tiny");
+  EXPECT_FALSE(tiny.checkpoint);
+  ASSERT_TRUE(tiny.init);
+  EXPECT_EQ(tiny.init->arch, "gpt2");
+  EXPECT_EQ(tiny.init->layers, 2);
+  EXPECT_EQ(tiny.init->hidden, 64);
+  EXPECT_EQ(tiny.init->heads, 4);
+  EXPECT_EQ(tiny.init->intermediate, 128);
+  EXPECT_EQ(tiny.init->max_positions, 32);
+  EXPECT_EQ(tiny.init->vocab, 0);  // from the tokenizer
+  EXPECT_EQ(tiny.init->seed, 11u);
+  EXPECT_EQ(tiny.tokenizer, (kGrids / "../../../data/gpt2-tokenizer").lexically_normal());
+  ASSERT_TRUE(tiny.finetune);
+  EXPECT_DOUBLE_EQ(tiny.finetune->lr, 1e-3);
+  EXPECT_EQ(tiny.finetune->batch, 8);
+  EXPECT_EQ(tiny.finetune->epochs, 2);
+  EXPECT_DOUBLE_EQ(tiny.finetune->weight_decay, 0.01);
+  EXPECT_EQ(tiny.finetune->seed, 13u);
+
+  const auto& ckpt = g.models[1];
+  ASSERT_TRUE(ckpt.checkpoint);
+  EXPECT_EQ(*ckpt.checkpoint, (kGrids / "../fixtures/tiny-phi").lexically_normal());
+  EXPECT_EQ(ckpt.tokenizer, *ckpt.checkpoint);  // defaults to the checkpoint folder
+  EXPECT_FALSE(ckpt.finetune);
+
+  ASSERT_EQ(g.tasks.size(), 2u);
+  const auto& sum = g.tasks[0];
+  EXPECT_EQ(sum.name, "int-sum");  // defaults to the kind
+  EXPECT_EQ(sum.kind, "int-sum");
+  EXPECT_FALSE(sum.data);
+  EXPECT_EQ(sum.prompts, "paper");
+  EXPECT_EQ(sum.metric, "full-vocab");
+  EXPECT_TRUE(sum.bos);
+  EXPECT_DOUBLE_EQ(sum.split.test, 0.25);
+  EXPECT_DOUBLE_EQ(sum.split.validation, 0.1);
+  EXPECT_EQ(sum.split.seed, 5u);
+  const auto& cb = g.tasks[1];
+  EXPECT_EQ(cb.name, "cb-lm");
+  EXPECT_EQ(cb.kind, "cb");
+  EXPECT_EQ(*cb.data, fs::path("/data/superglue/CB"));
+  EXPECT_EQ(cb.prompts, "lm-eval");
+  EXPECT_EQ(cb.metric, "choices");
+  EXPECT_FALSE(cb.bos);
+  EXPECT_DOUBLE_EQ(cb.split.test, 0.0);  // SuperGLUE brings its own test set
+  EXPECT_EQ(cb.split.seed, 7u);          // the grid seed
+
+  const auto& e = g.eigenprune;
+  EXPECT_EQ(e.matrices, (std::vector<std::string>{"k", "mlp_in"}));
+  EXPECT_EQ(e.granularity, "matrix");
+  EXPECT_EQ(e.position_reduction, "sum");
+  EXPECT_EQ(e.pairs, "random");
+  EXPECT_EQ(e.p, (std::vector<double>{0.01, 0.1, 0.3}));  // sorted
+  EXPECT_EQ(e.batch_size, 16);
+  EXPECT_EQ(e.dtype, "bf16");
+  EXPECT_EQ(e.device, "cuda");
+  EXPECT_TRUE(e.uses_cuda());
+  EXPECT_EQ(e.svd, "gram");
+}
+
+TEST(Grid, MinimalFileGetsDefaults) {
+  const Grid g = ep::grid::load(kGrids / "minimal.toml");
+  EXPECT_EQ(g.seed, 42u);
+  EXPECT_EQ(g.output, kGrids / "results.h5");
+  EXPECT_EQ(g.layout.ranks_per_cell, 1);
+  ASSERT_EQ(g.tasks.size(), 1u);
+  EXPECT_DOUBLE_EQ(g.tasks[0].split.test, 0.2);
+  EXPECT_EQ(g.tasks[0].split.seed, 42u);
+  EXPECT_EQ(g.eigenprune.matrices, std::vector<std::string>{"k"});
+  EXPECT_EQ(g.eigenprune.granularity, "head");
+  EXPECT_EQ(g.eigenprune.position_reduction, "max");
+  EXPECT_EQ(g.eigenprune.pairs, "roll");
+  EXPECT_EQ(g.eigenprune.dtype, "fp32");
+  EXPECT_EQ(g.eigenprune.device, "cpu");
+  EXPECT_EQ(g.eigenprune.svd, "auto");
+}
+
+struct BadGrid {
+  const char* file;
+  const char* where;  // "file:line:col" suffix, or the table's name
+  const char* what;   // a piece of the message
+};
+
+class GridErrors : public ::testing::TestWithParam<BadGrid> {};
+
+TEST_P(GridErrors, NameWhereAndWhat) {
+  const BadGrid& bad = GetParam();
+  const std::string msg = load_error(bad.file);
+  ASSERT_FALSE(msg.empty()) << bad.file << " loaded without an error";
+  EXPECT_NE(msg.find(bad.where), std::string::npos) << "message: " << msg;
+  EXPECT_NE(msg.find(bad.what), std::string::npos) << "message: " << msg;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Malformed, GridErrors,
+    ::testing::Values(
+        BadGrid{"bad_unknown_key.toml", "bad_unknown_key.toml:7:1", "unknown key 'tasks[1].promts'"},
+        BadGrid{"bad_wrong_type.toml", "bad_wrong_type.toml:10:14", "expected an integer, got a string"},
+        BadGrid{"bad_missing_required.toml", "[models[1].init]", "missing required key 'hidden'"},
+        BadGrid{"bad_p_range.toml", "bad_p_range.toml:9:12", "p must be in (0, 1), got 1.5"},
+        BadGrid{"bad_unknown_matrix.toml", "bad_unknown_matrix.toml:9:18", "unknown value 'w_k'"},
+        BadGrid{"bad_task_kind.toml", "bad_task_kind.toml:6:8", "unknown value 'boolq'"},
+        BadGrid{"bad_syntax.toml", "bad_syntax.toml:2:", "TOML syntax error"},
+        BadGrid{"bad_duplicate_task.toml", "bad_duplicate_task.toml:8", "two tasks are named 'int-mult'"},
+        BadGrid{"bad_missing_data.toml", "[tasks[1]]", "missing required key 'data'"}),
+    [](const auto& info) {
+      std::string name = fs::path(info.param.file).stem().string();
+      for (char& c : name)
+        if (!isalnum(static_cast<unsigned char>(c))) c = '_';
+      return name;
+    });
+
+TEST(Grid, MissingFileIsAnError) {
+  EXPECT_THROW(ep::grid::load(kGrids / "no_such_grid.toml"), ep::Error);
+}
+
+TEST(Grid, RollPairsNeedTwoExamplesPerBatch) {
+  const char* text = R"(
+[[models]]
+name = "m"
+path = "ckpt"
+[[tasks]]
+kind = "int-sum"
+[eigenprune]
+p = [0.1]
+batch_size = 1
+)";
+  try {
+    ep::grid::parse(text, "inline.toml");
+    FAIL() << "batch_size = 1 with roll pairs was accepted";
+  } catch (const ep::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("inline.toml:9:14"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Grid, PathAndInitTogetherIsAnError) {
+  const char* text = R"(
+[[models]]
+name = "m"
+path = "ckpt"
+tokenizer = "tok"
+[models.init]
+arch = "gpt2"
+layers = 1
+hidden = 8
+heads = 2
+max_positions = 8
+[[tasks]]
+kind = "int-sum"
+[eigenprune]
+p = [0.1]
+)";
+  EXPECT_THROW(ep::grid::parse(text, "inline.toml"), ep::Error);
+}
+
+TEST(Grid, DescribeChangesWithSettingsThatChangeResults) {
+  Grid a = ep::grid::load(kGrids / "minimal.toml");
+  Grid b = a;
+  b.eigenprune.svd = "lapack";
+  EXPECT_NE(ep::grid::describe(a.eigenprune), ep::grid::describe(b.eigenprune));
+  b = a;
+  b.tasks[0].split.seed = 1;
+  EXPECT_NE(ep::grid::describe(a.tasks[0]), ep::grid::describe(b.tasks[0]));
+}
