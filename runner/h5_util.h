@@ -1,0 +1,82 @@
+// Small RAII and typed helpers over the HDF5 C API, shared by the results writer
+// and reader. Every failing call becomes an ep::Error that names what was being
+// done and carries HDF5's own error stack (which HDF5 would otherwise print to
+// stderr and forget).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <hdf5.h>
+
+#include "runner/results_file.h"
+
+namespace ep::runner::h5 {
+
+// The root attribute `format` says what the file is; `format_version` is raised
+// when the layout changes in a way old readers would misread.
+inline constexpr const char* kFormat = "eprunner-results";
+inline constexpr int64_t kFormatVersion = 1;
+
+// Owns one hid_t; closes it with the matching H5?close.
+class Handle {
+ public:
+  using Closer = herr_t (*)(hid_t);
+  Handle() = default;
+  Handle(hid_t id, Closer close) : id_(id), close_(close) {}
+  Handle(Handle&& o) noexcept : id_(o.id_), close_(o.close_) { o.id_ = H5I_INVALID_HID; }
+  Handle& operator=(Handle&& o) noexcept;
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+  ~Handle() { reset(); }
+  void reset();
+  hid_t get() const { return id_; }
+  operator hid_t() const { return id_; }
+
+ private:
+  hid_t id_ = H5I_INVALID_HID;
+  Closer close_ = nullptr;
+};
+
+// Turns HDF5's automatic error printing off (once per process); errors are
+// reported through exceptions instead.
+void quiet_errors();
+
+// Throws ep::Error "<what>: <HDF5 error stack>".
+[[noreturn]] void fail(const std::string& what);
+
+Handle create_file(const std::filesystem::path& path);  // truncates
+Handle open_file(const std::filesystem::path& path, bool writable);
+Handle create_group(hid_t parent, const std::string& name);
+Handle open_group(hid_t parent, const std::string& name);
+bool exists(hid_t parent, const std::string& name);   // a link of that name
+void remove(hid_t parent, const std::string& name);   // unlinks (space is not reclaimed)
+std::vector<std::string> children(hid_t group);       // link names, in name order
+
+bool has_attr(hid_t obj, const std::string& name);
+void write_attr(hid_t obj, const std::string& name, const std::string& value);  // UTF-8 variable length
+void write_attr(hid_t obj, const std::string& name, int64_t value);
+void write_attr(hid_t obj, const std::string& name, double value);
+std::string read_string_attr(hid_t obj, const std::string& name, const std::string& fallback = "");
+int64_t read_int_attr(hid_t obj, const std::string& name, int64_t fallback = 0);
+double read_double_attr(hid_t obj, const std::string& name, double fallback);
+
+// Datasets of float, double, int64_t or uint8_t. Large ones are chunked and
+// compressed (deflate + shuffle). Writing an empty array writes nothing; reading
+// an absent dataset gives an empty array.
+template <class T>
+void write_array(hid_t parent, const std::string& name, const Array<T>& a);
+template <class T>
+void write_vector(hid_t parent, const std::string& name, const std::vector<T>& v) {
+  write_array(parent, name, Array<T>{{static_cast<int64_t>(v.size())}, v});
+}
+template <class T>
+Array<T> read_array(hid_t parent, const std::string& name);
+template <class T>
+std::vector<T> read_vector(hid_t parent, const std::string& name) {
+  return read_array<T>(parent, name).data;
+}
+
+}  // namespace ep::runner::h5
