@@ -1,0 +1,42 @@
+// A tiny GPT-2-architecture model with random weights for the experiments tests:
+// 2 layers, 4 heads, width 64, the full GPT-2 vocabulary (50257) so the real
+// tokenizer's ids fit.
+#pragma once
+
+#include <ATen/Parallel.h>
+#include <gtest/gtest.h>
+
+#include <memory>
+
+#include "core/model/causal_lm.h"
+
+namespace ep::test {
+
+inline ModelConfig tiny_gpt2_config() {
+  ModelConfig c;
+  c.arch = Arch::GPT2;
+  c.model_type = "gpt2";
+  c.vocab_size = 50257;
+  c.max_positions = 128;
+  c.hidden = 64;
+  c.n_layers = 2;
+  c.n_heads = 4;
+  c.head_dim = 16;
+  c.intermediate = 256;
+  c.bos_token_id = 50256;
+  c.eos_token_id = 50256;
+  return c;
+}
+
+inline std::unique_ptr<CausalLM> tiny_gpt2(uint64_t seed) {
+  return init_causal_lm(tiny_gpt2_config(), seed, LoadOptions{});
+}
+
+// The torch tests run with 2 threads whatever the machine (set once per binary).
+class TorchThreads : public ::testing::Environment {
+ public:
+  void SetUp() override { at::set_num_threads(2); }
+};
+inline ::testing::Environment* const kTorchThreads = ::testing::AddGlobalTestEnvironment(new TorchThreads);
+
+}  // namespace ep::test
