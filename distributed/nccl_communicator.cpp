@@ -1,0 +1,153 @@
+// The NCCL backend: CUDA tensors reduced and broadcast by NCCL on the current torch
+// CUDA stream, so the collective is ordered after the kernels that produced the
+// tensor without a host sync. Byte buffers (CPU data) go through an MPI
+// communicator over the same ranks.
+//
+// Start-up as in NVIDIA/nccl-tests and llm.c: group rank 0 makes the unique id,
+// MPI_Bcast sends it, every rank calls ncclCommInitRank on its own device.
+//
+// Compiled to nothing without EPRUNNER_WITH_NCCL (CPU-only LibTorch, or no NCCL).
+#ifdef EPRUNNER_WITH_NCCL
+
+#include "distributed/communicator.h"
+
+#include <ATen/core/Tensor.h>
+#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <fmt/format.h>
+#include <nccl.h>
+#include <spdlog/spdlog.h>
+
+#include "core/util/error.h"
+#include "distributed/check.h"
+
+// Checks an NCCL call; the reason includes NCCL's last error text when there is one.
+#define EP_NCCLCHECK(call)                                                                                   \
+  do {                                                                                                       \
+    ncclResult_t ep_nccl_rc_ = (call);                                                                       \
+    if (ep_nccl_rc_ != ncclSuccess)                                                                          \
+      ::ep::dist::detail::throw_nccl_error(::ep::dist::nccl_reason(ep_nccl_rc_, comm_), #call, __FILE__, \
+                                           __LINE__);                                                        \
+  } while (0)
+
+namespace ep::dist {
+
+std::string nccl_reason(ncclResult_t rc, ncclComm_t comm) {
+#if NCCL_VERSION_CODE >= NCCL_VERSION(2, 13, 0)
+  const char* last = ncclGetLastError(comm);
+#else
+  const char* last = nullptr;
+#endif
+  return fmt::format("{}{} (NCCL {}.{}.{})", ncclGetErrorString(rc),
+                     last && *last ? std::string(": ") + last : std::string(), NCCL_MAJOR, NCCL_MINOR, NCCL_PATCH);
+}
+
+namespace {
+
+ncclDataType_t nccl_type(const at::Tensor& t) {
+  switch (t.scalar_type()) {
+    case at::kFloat: return ncclFloat32;
+    case at::kDouble: return ncclFloat64;
+    case at::kHalf: return ncclFloat16;
+#if NCCL_VERSION_CODE >= NCCL_VERSION(2, 10, 0)
+    case at::kBFloat16: return ncclBfloat16;
+#endif
+    case at::kInt: return ncclInt32;
+    case at::kLong: return ncclInt64;
+    case at::kByte: return ncclUint8;
+    case at::kChar: return ncclInt8;
+    default:
+      EP_FAIL("NCCL: dtype {} is not supported", c10::toString(t.scalar_type()));
+  }
+}
+
+ncclRedOp_t nccl_op(ReduceOp op) { return op == ReduceOp::Sum ? ncclSum : ncclMax; }
+
+class NcclCommunicator final : public Communicator {
+ public:
+  NcclCommunicator(MPI_Comm comm, int device) : mpi_(make_mpi_communicator(comm)), device_(device) {
+    c10::cuda::CUDAGuard guard(static_cast<c10::DeviceIndex>(device_));
+    ncclUniqueId id;
+    if (mpi_->rank() == 0) EP_NCCLCHECK(ncclGetUniqueId(&id));
+    Bytes id_bytes(reinterpret_cast<uint8_t*>(&id), reinterpret_cast<uint8_t*>(&id) + sizeof(id));
+    mpi_->broadcast_bytes(id_bytes, 0);
+    std::copy(id_bytes.begin(), id_bytes.end(), reinterpret_cast<uint8_t*>(&id));
+    EP_NCCLCHECK(ncclCommInitRank(&comm_, mpi_->size(), id, mpi_->rank()));
+  }
+
+  ~NcclCommunicator() override {
+    // Destroy waits for outstanding work; after an error (async or thrown) abort
+    // instead, so a broken peer cannot hang the shutdown.
+    if (!comm_) return;
+    ncclResult_t async = ncclSuccess;
+    ncclCommGetAsyncError(comm_, &async);
+    if (async == ncclSuccess)
+      ncclCommDestroy(comm_);
+    else
+      ncclCommAbort(comm_);
+  }
+
+  int rank() const override { return mpi_->rank(); }
+  int size() const override { return mpi_->size(); }
+  std::string_view backend() const override { return "nccl"; }
+
+  void all_reduce(const at::Tensor& t, ReduceOp op) override {
+    if (on_cpu(t)) return mpi_->all_reduce(t, op);
+    collective("all_reduce", t, [&](void* data, size_t count, ncclDataType_t type, cudaStream_t stream) {
+      EP_NCCLCHECK(ncclAllReduce(data, data, count, type, nccl_op(op), comm_, stream));
+    });
+  }
+
+  void broadcast(const at::Tensor& t, int root) override {
+    if (on_cpu(t)) return mpi_->broadcast(t, root);
+    EP_CHECK(root >= 0 && root < size(), "NCCL broadcast: root {} is not a rank of this group (size {})", root,
+             size());
+    collective("broadcast", t, [&](void* data, size_t count, ncclDataType_t type, cudaStream_t stream) {
+      EP_NCCLCHECK(ncclBroadcast(data, data, count, type, root, comm_, stream));
+    });
+  }
+
+  std::vector<Bytes> gather_bytes(const Bytes& mine, int root) override { return mpi_->gather_bytes(mine, root); }
+  std::vector<Bytes> all_gather_bytes(const Bytes& mine) override { return mpi_->all_gather_bytes(mine); }
+  void broadcast_bytes(Bytes& buffer, int root) override { mpi_->broadcast_bytes(buffer, root); }
+
+  void barrier() override {
+    // Work queued on this rank's stream is done, then every rank has got here.
+    c10::cuda::CUDAGuard guard(static_cast<c10::DeviceIndex>(device_));
+    at::cuda::getCurrentCUDAStream(static_cast<c10::DeviceIndex>(device_)).synchronize();
+    mpi_->barrier();
+  }
+
+ private:
+  static bool on_cpu(const at::Tensor& t) { return t.defined() && t.device().is_cpu(); }
+
+  // The one path every CUDA collective takes: check the tensor, enqueue `fn` on
+  // the current stream of the tensor's device, then check NCCL's async state.
+  template <class Fn>
+  void collective(const char* name, const at::Tensor& t, Fn&& fn) {
+    EP_CHECK(t.defined(), "NCCL {}: the tensor is undefined", name);
+    EP_CHECK(t.device().is_cuda() && t.device().index() == device_,
+             "NCCL {}: tensor is on {}, this communicator on cuda:{}", name, t.device().str(), device_);
+    EP_CHECK(t.is_contiguous(), "NCCL {}: tensor is not contiguous; call .contiguous() first", name);
+    c10::cuda::CUDAGuard guard(t.device());
+    cudaStream_t stream = at::cuda::getCurrentCUDAStream(t.device().index()).stream();
+    fn(t.data_ptr(), static_cast<size_t>(t.numel()), nccl_type(t), stream);
+    ncclResult_t async = ncclSuccess;
+    EP_NCCLCHECK(ncclCommGetAsyncError(comm_, &async));
+    EP_NCCLCHECK(async);
+  }
+
+  std::unique_ptr<Communicator> mpi_;
+  int device_ = 0;
+  ncclComm_t comm_ = nullptr;
+};
+
+}  // namespace
+
+std::unique_ptr<Communicator> make_nccl_communicator(MPI_Comm comm, int cuda_device) {
+  return std::make_unique<NcclCommunicator>(comm, cuda_device);
+}
+
+}  // namespace ep::dist
+
+#endif  // EPRUNNER_WITH_NCCL

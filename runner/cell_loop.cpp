@@ -1,0 +1,242 @@
+// The cell loop on every rank (see cell_loop.h for the picture).
+//
+// Built only with the model layer: ep_distributed (MPI) exists exactly when it does.
+#ifdef EPRUNNER_WITH_MODELS
+
+#include "runner/cell_loop.h"
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <set>
+
+#include <spdlog/spdlog.h>
+
+#include "core/util/error.h"
+#include "distributed/check.h"
+#include "distributed/mpi_env.h"
+#include "distributed/work_queue.h"
+#include "runner/cell_codec.h"
+#include "runner/progress.h"
+
+namespace ep::runner {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// Root's string on every rank, waiting politely (see wait_politely).
+std::string broadcast_string(MPI_Comm comm, std::string s, int root = 0) {
+  uint64_t n = s.size();
+  MPI_Request req;
+  EP_MPICHECK(MPI_Ibcast(&n, 1, MPI_UINT64_T, root, comm, &req));
+  dist::wait_politely(req);
+  s.resize(n);
+  if (n == 0) return s;
+  EP_MPICHECK(MPI_Ibcast(s.data(), static_cast<int>(n), MPI_CHAR, root, comm, &req));
+  dist::wait_politely(req);
+  return s;
+}
+
+void polite_barrier(MPI_Comm comm) {
+  MPI_Request req;
+  EP_MPICHECK(MPI_Ibarrier(comm, &req));
+  dist::wait_politely(req);
+}
+
+// The node names of all ranks, deduplicated, on rank 0 ("n1,n2").
+std::string gather_hosts(MPI_Comm world) {
+  const int size = dist::comm_size(world);
+  char mine[64] = {0};
+  std::string h = dist::hostname();
+  h.copy(mine, sizeof(mine) - 1);
+  std::vector<char> all(64 * static_cast<size_t>(size));
+  EP_MPICHECK(MPI_Gather(mine, 64, MPI_CHAR, all.data(), 64, MPI_CHAR, 0, world));
+  std::set<std::string> hosts;
+  for (int i = 0; i < size; ++i) hosts.insert(std::string(all.data() + 64 * i));
+  std::string out;
+  for (const auto& x : hosts) out += (out.empty() ? "" : ",") + x;
+  return out;
+}
+
+std::string describe_group(const GroupContext& ctx, const GroupLayout& layout) {
+  const int first = layout.leader_of(ctx.group_index);
+  if (ctx.group_size == 1) return fmt::format("group {}: rank {} on {}", ctx.group_index, first, dist::hostname());
+  return fmt::format("group {}: ranks {}-{} (leader on {})", ctx.group_index, first, first + ctx.group_size - 1,
+                     dist::hostname());
+}
+
+// Runs the executor on every rank of the group; any rank's exception makes the
+// cell an error cell (agreed with an all-reduce so the whole group moves on
+// together). Identity fields are filled here so the executor need not.
+CellResult execute_cell(const grid::Grid& grid, const Cell& cell, const GroupContext& ctx,
+                        const GroupLayout& layout, const CellExecutor& execute) {
+  const auto start = Clock::now();
+  CellResult r;
+  std::string error;
+  try {
+    r = execute(grid, cell, ctx);
+  } catch (const std::exception& e) {
+    error = e.what();
+    spdlog::error("cell {} failed: {}", cell.name, error);
+  }
+  int failed_here = error.empty() ? 0 : 1, failed_any = 0;
+  MPI_Request req;
+  EP_MPICHECK(MPI_Iallreduce(&failed_here, &failed_any, 1, MPI_INT, MPI_MAX, ctx.group, &req));
+  dist::wait_politely(req);
+  if (failed_any) {
+    r = CellResult{};
+    r.status = "error";
+    r.error = error.empty() ? "another rank of the group failed (see its log)" : error;
+  }
+  r.index = cell.index;
+  r.name = cell.name;
+  r.model = grid.models[cell.model].name;
+  r.task = grid.tasks[cell.task].name;
+  r.fingerprint = cell.fingerprint;
+  r.ran_on = describe_group(ctx, layout);
+  if (!r.timings.count("total")) r.timings["total"] = seconds_since(start);
+  return r;
+}
+
+// A group's life: the leader asks for cells, tells the members, everyone runs the
+// executor, the leader sends the result to rank 0. Ends when the queue is empty.
+void run_group(const grid::Grid& grid, const std::vector<Cell>& cells, const GroupContext& ctx,
+               const GroupLayout& layout, const CellExecutor& execute, MPI_Comm queue_comm) {
+  dist::WorkQueueClient client(queue_comm);
+  int held_model = -1;
+  for (;;) {
+    int64_t id = -1;
+    if (ctx.group_rank == 0) id = client.next(held_model).value_or(-1);
+    MPI_Request req;
+    EP_MPICHECK(MPI_Ibcast(&id, 1, MPI_INT64_T, 0, ctx.group, &req));
+    dist::wait_politely(req);
+    if (id < 0) return;
+    const Cell& cell = cells.at(static_cast<size_t>(id));
+    if (ctx.group_rank == 0) spdlog::info("cell {} ({}) starts on {}", cell.name, cell.index, describe_group(ctx, layout));
+    CellResult result = execute_cell(grid, cell, ctx, layout, execute);
+    held_model = cell.model;
+    if (ctx.group_rank == 0) client.submit(cell.index, encode_cell(result));
+  }
+}
+
+// World rank 0's part before any cell runs: what is left to do, and the writer.
+struct Rank0Setup {
+  std::vector<Cell> todo;
+  std::unique_ptr<ResultsWriter> writer;
+};
+
+Rank0Setup prepare_rank0(const grid::Grid& grid, const std::vector<Cell>& cells, const LoopOptions& opts,
+                         const Provenance& provenance) {
+  Rank0Setup s;
+  std::map<std::string, std::string> finished;
+  if (!opts.restart && std::filesystem::exists(grid.output)) finished = open_results_reader(grid.output)->finished();
+  std::vector<std::string> changed;
+  s.todo = cells_to_run(cells, finished, opts.restart, &changed);
+  for (const auto& name : changed)
+    spdlog::warn("cell {} is in {} but its settings changed since; computing it again", name,
+                 grid.output.string());
+  spdlog::info("{} cells: {} finished earlier, {} to run; results in {}", cells.size(), cells.size() - s.todo.size(),
+               s.todo.size(), grid.output.string());
+  s.writer = open_results_h5(grid.output, provenance, opts.restart);
+  return s;
+}
+
+}  // namespace
+
+LoopSummary run_cells(const grid::Grid& grid, MPI_Comm world, const CellExecutor& execute, const LoopOptions& opts) {
+  const int world_rank = dist::comm_rank(world);
+  const int world_size = dist::comm_size(world);
+  if (world_size > 1) {
+    int level = MPI_THREAD_SINGLE;
+    MPI_Query_thread(&level);
+    EP_CHECK(level >= MPI_THREAD_MULTIPLE,
+             "MPI gives thread level {}, the cell queue needs MPI_THREAD_MULTIPLE (rank 0 serves it from a thread); "
+             "use an MPI built with thread support", level);
+  }
+  std::vector<std::string> notes;
+  const GroupLayout layout = plan_groups(world_size, grid.layout.ranks_per_cell, &notes);
+  if (world_rank == 0)
+    for (const auto& n : notes) spdlog::warn("{}", n);
+  const std::vector<Cell> cells = make_cells(grid);
+  dist::MpiComm group = dist::split_comm(world, layout.group_of(world_rank), world_rank);
+  dist::MpiComm queue = dist::dup_comm(world);
+
+  Provenance provenance = opts.provenance;
+  provenance.world_size = world_size;
+  provenance.hosts = gather_hosts(world);
+  if (provenance.started_at.empty()) provenance.started_at = utc_now();
+
+  // Rank 0 sets up; if that fails every rank must hear it, or they would wait for
+  // cells forever.
+  LoopSummary summary;
+  summary.cells = static_cast<int>(cells.size());
+  Rank0Setup setup;
+  std::string failure;
+  if (world_rank == 0) {
+    try {
+      setup = prepare_rank0(grid, cells, opts, provenance);
+    } catch (const std::exception& e) {
+      failure = e.what();
+    }
+  }
+  failure = broadcast_string(world, failure);
+  EP_CHECK(failure.empty(), "{}", failure);
+
+  std::unique_ptr<Progress> progress;
+  std::unique_ptr<dist::WorkQueueServer> server;
+  if (world_rank == 0) {
+    summary.skipped = summary.cells - static_cast<int>(setup.todo.size());
+    progress = std::make_unique<Progress>(static_cast<int>(setup.todo.size()), stderr_is_terminal());
+    std::vector<dist::WorkItem> items;
+    for (const Cell& c : setup.todo) items.push_back({c.index, c.model});
+    ResultsWriter* writer = setup.writer.get();
+    Progress* prog = progress.get();
+    server = std::make_unique<dist::WorkQueueServer>(
+        queue.get(), std::move(items), layout.n_groups, [writer, prog, &summary](int, std::vector<uint8_t> bytes) {
+          CellResult c = decode_cell(bytes);
+          writer->write_cell(c);
+          (c.status == "done" ? summary.done : summary.failed)++;
+          prog->cell_done(c.name, c.status == "done", c.examples, c.timings.count("total") ? c.timings["total"] : 0);
+        });
+  }
+
+  if (layout.group_of(world_rank) >= 0) {
+    GroupContext ctx;
+    ctx.world = world;
+    ctx.group = group.get();
+    ctx.world_rank = world_rank;
+    ctx.world_size = world_size;
+    ctx.group_index = layout.group_of(world_rank);
+    ctx.n_groups = layout.n_groups;
+    ctx.group_rank = layout.rank_in_group(world_rank);
+    ctx.group_size = layout.ranks_per_cell;
+    ctx.progress = progress.get();
+    run_group(grid, cells, ctx, layout, execute, queue.get());
+  }
+
+  if (world_rank == 0) {
+    try {
+      server->wait();
+      setup.writer->finish(utc_now());
+      progress->close();
+      spdlog::info("run finished: {} done, {} failed, {} skipped; results in {}", summary.done, summary.failed,
+                   summary.skipped, grid.output.string());
+    } catch (const std::exception& e) {
+      failure = e.what();
+    }
+  }
+  polite_barrier(world);
+  failure = broadcast_string(world, failure);
+  EP_CHECK(failure.empty(), "results could not be saved: {}", failure);
+  int counts[4] = {summary.cells, summary.skipped, summary.done, summary.failed};
+  MPI_Request req;
+  EP_MPICHECK(MPI_Ibcast(counts, 4, MPI_INT, 0, world, &req));
+  dist::wait_politely(req);
+  return {counts[0], counts[1], counts[2], counts[3]};
+}
+
+}  // namespace ep::runner
+
+#endif  // EPRUNNER_WITH_MODELS
