@@ -92,7 +92,8 @@ torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const to
   // float32 ("to avoid overflow") and takes the softmax in float32. Done for GPT-2 too:
   // identical in float32, safer in bf16/fp16, and cheap (T x T per head).
   const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
-  auto scores = at::matmul(q.to(torch::kFloat32), k.to(torch::kFloat32).transpose(-2, -1)) * scale;  // [B, H, T, T]
+  const auto score_type = at::promote_types(q.scalar_type(), torch::kFloat32);  // float64 models stay float64
+  auto scores = at::matmul(q.to(score_type), k.to(score_type).transpose(-2, -1)) * scale;  // [B, H, T, T]
   // A finite fill, not -inf: a query with no allowed key (a pad position) gets a
   // uniform row instead of NaN; real positions are unaffected (exp underflows to 0).
   scores = scores.masked_fill(allowed.logical_not(), std::numeric_limits<float>::lowest());

@@ -26,8 +26,9 @@ std::string MatrixRef::name() const { return fmt::format("{}.{}", matrix_kind_na
 namespace {
 
 void check_options(const LoadOptions& opts) {
-  EP_CHECK(opts.dtype == torch::kFloat32 || opts.dtype == torch::kBFloat16 || opts.dtype == torch::kFloat16,
-           "model dtype must be float32, bfloat16 or float16; got {}", c10::toString(opts.dtype));
+  EP_CHECK(opts.dtype == torch::kFloat32 || opts.dtype == torch::kBFloat16 || opts.dtype == torch::kFloat16 ||
+               opts.dtype == torch::kFloat64,
+           "model dtype must be float32, bfloat16, float16 or float64; got {}", c10::toString(opts.dtype));
 }
 
 std::unique_ptr<CausalLM> build(const ModelConfig& cfg, model::WeightSource& src, const LoadOptions& opts) {
@@ -63,7 +64,7 @@ torch::Tensor last_token_loss_sum(const torch::Tensor& last_logits, const torch:
     const int64_t lo = t.min().item<int64_t>(), hi = t.max().item<int64_t>();
     EP_CHECK(lo >= 0 && hi < V, "targets must be token ids in [0, {}); got values in [{}, {}]", V, lo, hi);
   }
-  auto logp = at::log_softmax(last_logits.to(torch::kFloat32), -1);  // [B, V]
+  auto logp = at::log_softmax(last_logits.to(at::promote_types(last_logits.scalar_type(), torch::kFloat32)), -1);  // [B, V]
   return logp.gather(1, t.unsqueeze(1)).sum().neg();                 // scalar
 }
 
@@ -158,7 +159,7 @@ torch::Tensor TransformerLM::forward(const Batch& batch, LogitsScope scope, Taps
   // Last: the final norm and the lm_head run on the last position only.
   if (scope == LogitsScope::Last) h = h.select(1, s.T - 1);  // [B, D]
   h = layer_norm(h, w_.ln_f, cfg_.layer_norm_eps);
-  return at::linear(h, w_.lm_head.w, w_.lm_head.b).to(torch::kFloat32);  // [B, T, V] or [B, V]
+  return at::linear(h, w_.lm_head.w, w_.lm_head.b).to(at::promote_types(dtype_, torch::kFloat32));  // [B, T, V] or [B, V]
 }
 
 MatrixRef TransformerLM::ref(MatrixKind kind, int64_t layer) const {
@@ -208,13 +209,14 @@ std::pair<torch::Tensor, torch::Tensor> TransformerLM::storage(const MatrixRef& 
 }
 
 torch::Tensor TransformerLM::weight(const MatrixRef& m) const {
-  return storage(m).first.detach().to(torch::kFloat32, false, /*copy=*/true).contiguous();  // [out, in]
+  return storage(m).first.detach().to(at::promote_types(dtype_, torch::kFloat32), false, /*copy=*/true).contiguous();  // [out, in]
 }
 
 torch::Tensor TransformerLM::bias(const MatrixRef& m) const {
   auto b = storage(m).second;
-  if (!b.defined()) return at::zeros({m.out_features}, at::TensorOptions().dtype(torch::kFloat32).device(device_));
-  return b.detach().to(torch::kFloat32, false, /*copy=*/true);  // [out]
+  const auto f32_or_wider = at::promote_types(dtype_, torch::kFloat32);
+  if (!b.defined()) return at::zeros({m.out_features}, at::TensorOptions().dtype(f32_or_wider).device(device_));
+  return b.detach().to(f32_or_wider, false, /*copy=*/true);  // [out]
 }
 
 void TransformerLM::set_weight(const MatrixRef& m, const torch::Tensor& a) {

@@ -73,14 +73,16 @@ class CausalLM {
   virtual torch::Device device() const = 0;
   virtual torch::ScalarType dtype() const = 0;
 
-  // logits [B, T, V] (All) or [B, V] (Last), in float32 whatever the model dtype.
+  // logits [B, T, V] (All) or [B, V] (Last), in float32 whatever the model dtype
+  // (float64 for a float64 model).
   virtual torch::Tensor forward(const Batch& batch, LogitsScope scope, Taps* taps = nullptr) = 0;
 
   // The decomposable matrices of one kind, one per layer, in layer order.
   virtual std::vector<MatrixRef> matrices(MatrixKind kind) const = 0;
-  // A [out, in] as a new float32 tensor on the model's device, whatever the storage layout.
+  // A [out, in] as a new float32 tensor (float64 for a float64 model) on the model's
+  // device, whatever the storage layout.
   virtual torch::Tensor weight(const MatrixRef& m) const = 0;
-  // b [out] as a new float32 tensor (zeros when the matrix has no bias).
+  // b [out] as a new float32 tensor (float64 for a float64 model; zeros when no bias).
   virtual torch::Tensor bias(const MatrixRef& m) const = 0;
   // Replaces A (given [out, in], any float dtype; stored in the model's dtype/layout).
   virtual void set_weight(const MatrixRef& m, const torch::Tensor& a) = 0;
@@ -96,7 +98,7 @@ class CausalLM {
 };
 
 struct LoadOptions {
-  torch::ScalarType dtype = torch::kFloat32;  // fp32, bf16 or fp16
+  torch::ScalarType dtype = torch::kFloat32;  // fp32, bf16 or fp16; fp64 for finite-difference tests
   torch::Device device = torch::kCPU;
 };
 
