@@ -1,0 +1,335 @@
+// Eigenpruning on the tiny HF fixture models (tests/data/fixtures): the ΔL
+// estimate against finite differences of the real loss in float64, freezing as
+// a removable delta, sharded scoring, and evaluation against unpadded forwards.
+#include <gtest/gtest.h>
+
+#include <ATen/ATen.h>
+#include <torch/csrc/autograd/autograd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "core/prune/batching.h"
+#include "core/prune/decompose.h"
+#include "core/prune/evaluate.h"
+#include "core/prune/freeze.h"
+#include "core/prune/score.h"
+#include "core/prune/scoring_batches.h"
+#include "core/prune/select.h"
+#include "tests/core/prune_test_util.h"
+
+namespace ep {
+namespace {
+
+std::unique_ptr<CausalLM> load(const std::string& name, torch::ScalarType dtype = torch::kFloat32) {
+  LoadOptions opts;
+  opts.dtype = dtype;
+  return load_causal_lm(std::filesystem::path(EP_TEST_DATA_DIR) / "fixtures" / name, opts);
+}
+
+// n prompts of lengths 3..(3 + n % 5) with seeded token ids < 512, and answers.
+struct Examples {
+  std::vector<std::vector<int64_t>> prompts;
+  std::vector<int64_t> answers;
+};
+Examples make_examples(int64_t n, uint64_t seed, int64_t min_len = 3, int64_t spread = 5) {
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  Examples e;
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t len = min_len + (i * 7 + static_cast<int64_t>(seed)) % spread;
+    auto ids = at::randint(0, 512, {len}, gen, at::kLong);
+    e.prompts.emplace_back(ids.data_ptr<int64_t>(), ids.data_ptr<int64_t>() + len);
+    e.answers.push_back(at::randint(0, 512, {1}, gen, at::kLong).item<int64_t>());
+  }
+  return e;
+}
+
+std::map<std::string, at::Tensor> snapshot(CausalLM& model) {
+  std::map<std::string, at::Tensor> out;
+  for (auto& [name, t] : model.named_parameters()) out[name] = t.detach().clone();
+  return out;
+}
+
+at::Tensor last_logits(CausalLM& model, const Examples& e) {
+  at::NoGradGuard no_grad;
+  std::vector<int64_t> rows(e.prompts.size());
+  for (size_t i = 0; i < rows.size(); ++i) rows[i] = static_cast<int64_t>(i);
+  return model.forward(left_padded_batch(e.prompts, rows, 0, model.device()), LogitsScope::Last);
+}
+
+ScoreState score_all(CausalLM& model, const std::vector<Decomposition>& decs, const Scorer& scorer,
+                     const Examples& e, const std::vector<std::vector<int64_t>>& batches) {
+  auto state = scorer.make_state(model.device());
+  score_examples(model, scorer, e.prompts, e.answers, batches, 0, state);
+  return state;
+}
+
+// ---- the estimate is right to first order ----------------------------------------
+
+// L(x) for example 0 when only component (d, block, i) sees x' = x + ε (x1 − x0):
+// the matrix's output gets E_i (x' − x) = ε s u (v·(x1_t − x0_t)) at each position t,
+// which is a per-position bias for a batch of this one example.
+double loss_with_swap(CausalLM& model, const Batch& one, const at::Tensor& target,
+                      const Decomposition& d, const ComponentVectors& c, const at::Tensor& dx,
+                      double eps) {
+  at::NoGradGuard no_grad;
+  auto table = eps * c.s * at::matmul(dx, c.v).unsqueeze(1) * c.u.unsqueeze(0);  // [T, out]
+  model.set_position_bias(d.matrix, table, at::zeros({d.matrix.out_features}, at::kDouble));
+  const double l = last_token_loss_sum(model.forward(one, LogitsScope::Last), target).item<double>();
+  model.set_position_bias(d.matrix, {}, {});
+  return l;
+}
+
+void check_first_order(const std::string& fixture, MatrixKind kind, Granularity gran) {
+  auto model = load(fixture, torch::kFloat64);
+  DecomposeOptions dopts;
+  dopts.granularity = gran;
+  dopts.dtype = torch::kFloat64;
+  auto decs = decompose(*model, {kind}, dopts);
+  ScoreOptions sopts;
+  sopts.positions = 6;
+  Scorer scorer(decs, sopts);
+
+  // Two examples of the same length (no pads): example 0 and its partner 1.
+  auto ex = make_examples(2, 91, 6, 1);
+  auto batch = left_padded_batch(ex.prompts, {0, 1}, 0, model->device());
+  auto targets = gather_targets(ex.answers, {0, 1}, model->device());
+  Taps taps;
+  taps.at.clear();
+  for (const auto& d : decs) taps.at.push_back(d.matrix);
+  taps.want_grad = true;
+  auto loss = last_token_loss_sum(model->forward(batch, LogitsScope::Last, &taps), targets);
+  auto grads = torch::autograd::grad({loss}, taps.probes);
+
+  auto one = left_padded_batch(ex.prompts, {0}, 0, model->device());
+  auto target0 = targets.narrow(0, 0, 1);
+  const double base = [&] {
+    at::NoGradGuard no_grad;
+    return last_token_loss_sum(model->forward(one, LogitsScope::Last), target0).item<double>();
+  }();
+
+  // The components with the largest |ΔL| of each matrix (others are ~0 in a
+  // random model and their finite differences are rounding noise).
+  const double eps[2] = {0.05, 0.025};
+  int checked = 0;
+  for (size_t m = 0; m < decs.size(); ++m) {
+    auto deltas = scorer.pair_deltas(m, taps.inputs[m], grads[m], batch.attention_mask, 1);  // [2, nb, r]
+    auto est0 = deltas.select(0, 0).reshape({-1});  // example 0 with partner 1
+    const int64_t top = est0.abs().argmax().item<int64_t>();
+    const int64_t blk = top / decs[m].rank(), i = top % decs[m].rank();
+    const double est = est0[top].item<double>();
+    auto c = component_vectors(decs[m], blk, i);
+    auto dx = taps.inputs[m][1] - taps.inputs[m][0];  // [T, in]
+    double err[2], actual[2];
+    for (int k = 0; k < 2; ++k) {
+      actual[k] = loss_with_swap(*model, one, target0, decs[m], c, dx, eps[k]) - base;
+      err[k] = std::abs(actual[k] - eps[k] * est);
+    }
+    std::printf("[ measure  ] %s %s (%s) block %lld component %lld: eps %.2f: est %.4e actual %.4e |err| %.3e; "
+                "eps %.3f: est %.4e actual %.4e |err| %.3e; ratio %.3f\n",
+                fixture.c_str(), decs[m].matrix.name().c_str(),
+                std::string(granularity_name(gran)).c_str(), static_cast<long long>(blk),
+                static_cast<long long>(i), eps[0], eps[0] * est, actual[0], err[0], eps[1],
+                eps[1] * est, actual[1], err[1], err[0] / err[1]);
+    EXPECT_LT(err[0], 0.2 * std::abs(eps[0] * est)) << decs[m].matrix.name();
+    EXPECT_NEAR(err[0] / err[1], 4.0, 0.6) << decs[m].matrix.name();
+    ++checked;
+  }
+  EXPECT_EQ(checked, model->config().n_layers);
+}
+
+TEST(Eigenprune, EstimateTracksFiniteDifferencesToSecondOrderGpt2Keys) {
+  check_first_order("tiny-gpt2", MatrixKind::K, Granularity::Head);
+}
+
+TEST(Eigenprune, EstimateTracksFiniteDifferencesToSecondOrderPhiOutputMatrix) {
+  check_first_order("tiny-phi", MatrixKind::O, Granularity::Matrix);
+}
+
+// ---- freezing ---------------------------------------------------------------------
+
+struct Scored {
+  std::vector<Decomposition> decs;
+  ScoreState state;
+};
+
+Scored score_fixture(CausalLM& model, const std::vector<MatrixKind>& kinds, const Examples& train,
+                     Granularity gran = Granularity::Head) {
+  DecomposeOptions dopts;
+  dopts.granularity = gran;
+  Scored s;
+  s.decs = decompose(model, kinds, dopts);
+  ScoreOptions sopts;
+  sopts.positions = 8;
+  Scorer scorer(s.decs, sopts);
+  s.state = score_all(model, s.decs, scorer, train,
+                      make_scoring_batches(static_cast<int64_t>(train.prompts.size()), 4, 5));
+  return s;
+}
+
+TEST(Eigenprune, ZeroFractionLeavesLogitsBitIdentical) {
+  for (const char* name : {"tiny-gpt2", "tiny-phi"}) {
+    auto model = load(name);
+    auto train = make_examples(12, 101), test = make_examples(6, 102);
+    auto s = score_fixture(*model, {MatrixKind::K, MatrixKind::MlpIn}, train);
+    auto before = last_logits(*model, test);
+    auto frozen = select_lowest(s.state.max_delta(), 0.0);
+    EXPECT_TRUE(frozen.empty());
+    ScopedFreeze freeze(*model, s.decs, s.state, frozen);
+    EXPECT_EQ(freeze.n_matrices(), 0u);
+    EXPECT_TRUE(at::equal(last_logits(*model, test), before)) << name;
+  }
+}
+
+TEST(Eigenprune, RemovingTheFreezeRestoresWeightsExactly) {
+  for (const char* name : {"tiny-gpt2", "tiny-phi"}) {
+    auto model = load(name);
+    auto train = make_examples(12, 111), test = make_examples(6, 112);
+    auto s = score_fixture(*model, {MatrixKind::K, MatrixKind::O, MatrixKind::MlpOut}, train);
+    auto params = snapshot(*model);
+    auto before = last_logits(*model, test);
+    auto frozen = select_lowest(s.state.max_delta(), 0.3);
+    {
+      ScopedFreeze freeze(*model, s.decs, s.state, frozen);
+      EXPECT_GE(freeze.n_matrices(), 1u);
+      EXPECT_FALSE(at::equal(last_logits(*model, test), before)) << name;
+      freeze.remove();
+      EXPECT_TRUE(at::equal(last_logits(*model, test), before)) << name;
+      ScopedFreeze again(*model, s.decs, s.state, frozen);  // and by the destructor
+    }
+    for (auto& [pname, t] : model->named_parameters())
+      EXPECT_TRUE(at::equal(t, params.at(pname))) << name << " " << pname;
+    EXPECT_TRUE(at::equal(last_logits(*model, test), before)) << name;
+  }
+}
+
+// Freezing every component of k.0 leaves k.0's output = b + A x̄[t] for any input:
+// the same logits as a copy of the model with A := 0 and that bias table, built
+// here from x̄ measured independently (the tapped inputs of the training prompts).
+TEST(Eigenprune, FreezingEveryComponentMakesTheOutputTheMeanInputResponse) {
+  for (const char* name : {"tiny-gpt2", "tiny-phi"}) {
+    auto model = load(name);
+    auto reference = load(name);
+    auto train = make_examples(10, 121);
+    auto s = score_fixture(*model, {MatrixKind::K}, train);
+    const auto& d = s.decs[0];
+    const MatrixRef m = d.matrix;
+    const int64_t P = s.state.positions();
+
+    // x̄[t] by hand: one forward per training prompt, inputs aligned to the end.
+    auto xsum = at::zeros({P, m.in_features}, at::kDouble);
+    auto count = at::zeros({P}, at::kDouble);
+    for (size_t i = 0; i < train.prompts.size(); ++i) {
+      at::NoGradGuard no_grad;
+      Taps taps;
+      taps.at = {m};
+      auto one = left_padded_batch(train.prompts, {static_cast<int64_t>(i)}, 0, model->device());
+      model->forward(one, LogitsScope::Last, &taps);
+      const int64_t T = one.input_ids.size(1);
+      xsum.narrow(0, P - T, T) += taps.inputs[0][0].to(at::kDouble);
+      count.narrow(0, P - T, T) += 1;
+    }
+    auto a = model->weight(m).to(at::kDouble);
+    auto xall = xsum.sum(0) / count.sum();
+    auto xbar = at::where(count.unsqueeze(1) > 0, xsum / count.clamp_min(1).unsqueeze(1), xall);
+    reference->set_weight(m, at::zeros_like(a));
+    reference->set_position_bias(m, at::matmul(xbar, a.t()).to(at::kFloat),
+                                 at::matmul(a, xall).to(at::kFloat));
+
+    std::vector<int64_t> all(static_cast<size_t>(d.size()));
+    for (int64_t i = 0; i < d.size(); ++i) all[static_cast<size_t>(i)] = d.offset + i;
+    ScopedFreeze freeze(*model, s.decs, s.state, all);
+    EXPECT_LE(model->weight(m).abs().max().item<double>(), 1e-6 * a.abs().max().item<double>());
+    // Inputs of other lengths, including longer than any training prompt (fallback rows).
+    auto test = make_examples(8, 122, 2, 12);
+    EXPECT_CLOSE(last_logits(*model, test), last_logits(*reference, test), 1e-5);
+  }
+}
+
+// ---- sharded scoring ------------------------------------------------------------------
+
+TEST(Eigenprune, ShardedScoringMergesToTheSinglePassState) {
+  auto model = load("tiny-gpt2");
+  auto train = make_examples(22, 131);
+  DecomposeOptions dopts;
+  auto decs = decompose(*model, {MatrixKind::K, MatrixKind::V}, dopts);
+  ScoreOptions sopts;
+  sopts.positions = 8;
+  sopts.pairs = 2;
+  sopts.reduce = PositionReduce::Max;
+  Scorer scorer(decs, sopts);
+  const auto batches = make_scoring_batches(22, 4, 9);
+  auto whole = score_all(*model, decs, scorer, train, batches);
+  auto r0 = score_all(*model, decs, scorer, train, batches_for_rank(batches, 0, 3));
+  for (int r = 1; r < 3; ++r) r0.merge(score_all(*model, decs, scorer, train, batches_for_rank(batches, r, 3)));
+  EXPECT_TRUE(at::equal(r0.max_delta(), whole.max_delta()));
+  EXPECT_TRUE(whole.max_delta().isfinite().all().item<bool>());
+  EXPECT_CLOSE(r0.sums(), whole.sums(), 1e-12);
+  EXPECT_EQ(whole.counts().sum().item<double>(), [&] {
+    double n = 0;
+    for (const auto& p : train.prompts) n += static_cast<double>(p.size());
+    return n;
+  }());
+}
+
+// ---- evaluation ----------------------------------------------------------------------
+
+TEST(Evaluate, PaddedBatchesMatchUnpaddedSingleForwards) {
+  auto model = load("tiny-phi");
+  auto ex = make_examples(9, 141);
+  EvalSet set{ex.prompts, ex.answers, {5, 17, ex.answers[0], 300}};
+  // Make some answers predictable: the model's own top token for a few examples.
+  at::Tensor singles;
+  {
+    at::NoGradGuard no_grad;
+    std::vector<at::Tensor> rows;
+    for (const auto& p : ex.prompts) {
+      auto ids = at::tensor(p, at::kLong).unsqueeze(0);
+      rows.push_back(model->forward({ids, {}, {}}, LogitsScope::Last).to(at::kDouble));
+    }
+    singles = at::cat(rows);  // [n, V]
+  }
+  for (int64_t i : {1, 4}) set.answers[static_cast<size_t>(i)] = singles[i].argmax().item<int64_t>();
+  EvalOptions opts;
+  opts.batch_size = 4;
+  auto r = evaluate(*model, set, opts);
+  ASSERT_EQ(r.n, 9);
+  auto choices = at::tensor(set.choices, at::kLong);
+  int64_t hits = 0, choice_hits = 0;
+  double loss = 0;
+  for (int64_t i = 0; i < 9; ++i) {
+    const auto answer = set.answers[static_cast<size_t>(i)];
+    EXPECT_EQ(r.predicted[static_cast<size_t>(i)], singles[i].argmax().item<int64_t>()) << i;
+    const auto best = choices[singles[i].index_select(0, choices).argmax().item<int64_t>()].item<int64_t>();
+    EXPECT_EQ(r.choice_predicted[static_cast<size_t>(i)], best) << i;
+    const double li = -singles[i].log_softmax(0)[answer].item<double>();
+    EXPECT_NEAR(r.loss[static_cast<size_t>(i)], li, 1e-4 * li) << i;
+    hits += singles[i].argmax().item<int64_t>() == answer;
+    choice_hits += best == answer;
+    loss += li;
+  }
+  EXPECT_GE(hits, 2);
+  EXPECT_DOUBLE_EQ(r.accuracy, hits / 9.0);
+  EXPECT_DOUBLE_EQ(r.choice_accuracy, choice_hits / 9.0);
+  EXPECT_NEAR(r.mean_loss, loss / 9, 1e-4 * loss / 9);
+  // A subset, in the order given.
+  auto sub = evaluate(*model, set, opts, {4, 1});
+  EXPECT_EQ(sub.predicted, (std::vector<int64_t>{r.predicted[4], r.predicted[1]}));
+  EXPECT_DOUBLE_EQ(sub.accuracy, 1.0);
+}
+
+TEST(Batching, LeftPadsWithMaskAndPositionsFromTheFirstRealToken) {
+  std::vector<std::vector<int64_t>> prompts{{7, 8, 9}, {5}, {1, 2}};
+  auto b = left_padded_batch(prompts, {1, 0, 2}, 99, torch::kCPU);
+  EXPECT_TRUE(at::equal(b.input_ids, at::tensor({99, 99, 5, 7, 8, 9, 99, 1, 2}, at::kLong).view({3, 3})));
+  EXPECT_TRUE(at::equal(b.attention_mask, at::tensor({0, 0, 1, 1, 1, 1, 0, 1, 1}, at::kLong).view({3, 3})));
+  EXPECT_TRUE(at::equal(b.position_ids, at::tensor({0, 0, 0, 0, 1, 2, 0, 0, 1}, at::kLong).view({3, 3})));
+  EXPECT_TRUE(at::equal(gather_targets({10, 11, 12}, {2, 0}, torch::kCPU), at::tensor({12, 10}, at::kLong)));
+  EXPECT_ANY_THROW(left_padded_batch({{}}, {0}, 0, torch::kCPU));
+}
+
+}  // namespace
+}  // namespace ep
