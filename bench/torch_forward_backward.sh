@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# LibTorch C++ (bench/torch_forward_backward) vs eager PyTorch (bench/forward_backward.py)
+# on the same GPT-2-small-sized forward + backward, same thread count, alternating runs
+# so both see the same machine load; then peak RSS while loading a GPT-2-small
+# checkpoint vs its size on disk. Results: bench/README.md, "Models".
+# Usage: bench/torch_forward_backward.sh [BUILD_DIR]   (env: THREADS=2 ROUNDS=3 ITERS=5 BATCH=8 SEQ=64 MODES="train probe")
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${1:-build}
+BIN=$BUILD/bench/torch_forward_backward
+THREADS=${THREADS:-2} ROUNDS=${ROUNDS:-3} ITERS=${ITERS:-5} BATCH=${BATCH:-8} SEQ=${SEQ:-64}
+MODES=${MODES:-"train probe"}
+[ -x "$BIN" ] || { echo "no $BIN: cmake --build $BUILD --target torch_forward_backward" >&2; exit 1; }
+PY=/usr/bin/python3   # Debian's python3-torch: the same LibTorch 1.13 as the C++ build
+"$PY" -c "import torch" 2>/dev/null || { echo "$PY cannot import torch (apt-get install python3-torch)" >&2; exit 1; }
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+
+echo "# machine: $(lscpu | sed -n 's/^Model name:[[:space:]]*//p'), $(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# threads $THREADS, B $BATCH, T $SEQ, $ITERS timed iterations (+2 warm-up) per run, $ROUNDS rounds"
+args=(--threads "$THREADS" --batch "$BATCH" --seq "$SEQ" --iters "$ITERS")
+for mode in $MODES; do
+  for r in $(seq "$ROUNDS"); do
+    "$BIN" "${args[@]}" --mode "$mode" | tee -a "$TMP/cpp.$mode"
+    "$PY" bench/forward_backward.py "${args[@]}" --mode "$mode" | tee -a "$TMP/py.$mode"
+  done
+done
+"$PY" - "$TMP" $MODES <<'PYEOF'
+import json, statistics, sys
+tmp, modes = sys.argv[1], sys.argv[2:]
+print("# mode    C++ tokens/s   Python tokens/s   C++/Python (median of rounds)")
+for m in modes:
+    c = statistics.median(json.loads(l)["tokens_per_s"] for l in open(f"{tmp}/cpp.{m}"))
+    p = statistics.median(json.loads(l)["tokens_per_s"] for l in open(f"{tmp}/py.{m}"))
+    print(f"  {m:6s} {c:14.1f} {p:17.1f} {c / p:12.3f}")
+PYEOF
+
+echo "# peak resident memory while loading a GPT-2-small checkpoint (fresh process each)"
+"$BIN" --write-checkpoint "$TMP/gpt2-small" >/dev/null
+"$BIN" --threads "$THREADS" --load "$TMP/gpt2-small"
+"$BIN" --threads "$THREADS" --load "$TMP/gpt2-small" --dtype bf16
+echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
