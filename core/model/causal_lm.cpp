@@ -138,6 +138,8 @@ Step TransformerLM::prepare(const Batch& batch, LogitsScope scope, Taps* taps) c
   s.position_ids = pos.to(device_);
   s.allowed = attention_allowed(mask.to(device_));
   if (taps) {
+    EP_CHECK(!taps->want_grad || at::GradMode::is_enabled(),
+             "Taps.want_grad needs autograd: forward was called under NoGradGuard or InferenceMode");
     s.taps = taps;
     taps->inputs.assign(taps->at.size(), torch::Tensor());
     taps->probes.assign(taps->at.size(), torch::Tensor());

@@ -269,6 +269,9 @@ TEST(CausalLM, TapsWithoutGradRecordInputsOnly) {
   EXPECT_EQ(taps.inputs[0].sizes(), (std::vector<int64_t>{3, 7, 256}));
   EXPECT_EQ(taps.inputs[1].sizes(), (std::vector<int64_t>{3, 7, 64}));
   EXPECT_FALSE(taps.probes[0].defined());
+  taps.want_grad = true;
+  EXPECT_EP_ERROR(model->forward({ids, {}, {}}, LogitsScope::Last, &taps), "want_grad needs autograd");
+  taps.want_grad = false;
   taps.at.push_back(taps.at[0]);
   EXPECT_EP_ERROR(model->forward({ids, {}, {}}, LogitsScope::Last, &taps), "mlp_out.1", "twice");
 }
