@@ -56,10 +56,7 @@ MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
   return *this;
 }
 
-void* MappedFile::release() {
-  size_ = 0;
-  return std::exchange(addr_, nullptr);
-}
+void* MappedFile::release() { return std::exchange(addr_, nullptr); }
 
 void unmap_region(void* addr, size_t size) noexcept {
   if (addr != nullptr && size > 0) ::munmap(addr, size);

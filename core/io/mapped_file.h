@@ -23,8 +23,9 @@ class MappedFile {
   const std::byte* data() const { return static_cast<const std::byte*>(addr_); }
   size_t size() const { return size_; }
 
-  // Gives up ownership of the mapping (the caller must call unmap_region on it later).
-  // Lets a class with its own raw mapping members take over once validation succeeds.
+  // Gives up ownership of the mapping: the caller must later call unmap_region(addr, size())
+  // (size() still answers). Lets a class with its own raw mapping members take over once
+  // validation has succeeded, while a failed validation still unmaps here.
   void* release();
 
  private:
