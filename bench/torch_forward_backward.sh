@@ -28,11 +28,13 @@ done
 "$PY" - "$TMP" $MODES <<'PYEOF'
 import json, statistics, sys
 tmp, modes = sys.argv[1], sys.argv[2:]
-print("# mode    C++ tokens/s   Python tokens/s   C++/Python (median of rounds)")
+# Wall-clock tokens/s, and CPU seconds per iteration (all threads; robust to other load).
+print("# mode    C++ tokens/s  Python tokens/s  C++/Python | C++ cpu s/iter  Python cpu s/iter  Python/C++   (medians of rounds)")
+med = lambda f, k: statistics.median(json.loads(l)[k] for l in open(f))
 for m in modes:
-    c = statistics.median(json.loads(l)["tokens_per_s"] for l in open(f"{tmp}/cpp.{m}"))
-    p = statistics.median(json.loads(l)["tokens_per_s"] for l in open(f"{tmp}/py.{m}"))
-    print(f"  {m:6s} {c:14.1f} {p:17.1f} {c / p:12.3f}")
+    c, p = med(f"{tmp}/cpp.{m}", "tokens_per_s"), med(f"{tmp}/py.{m}", "tokens_per_s")
+    cc, pc = med(f"{tmp}/cpp.{m}", "cpu_s_per_iter_median"), med(f"{tmp}/py.{m}", "cpu_s_per_iter_median")
+    print(f"  {m:6s} {c:13.1f} {p:16.1f} {c / p:11.3f} | {cc:14.3f} {pc:18.3f} {pc / cc:11.3f}")
 PYEOF
 
 echo "# peak resident memory while loading a GPT-2-small checkpoint (fresh process each)"

@@ -10,7 +10,7 @@ namespace ep {
 namespace {
 
 namespace fs = std::filesystem;
-using test::fixture;
+using model_test::fixture;
 using Tensors = std::map<std::string, torch::Tensor>;
 
 // Copies fixture `name` (config.json + all its tensors, as one model.safetensors)
@@ -23,9 +23,9 @@ void write_variant(const fs::path& dir, const std::string& name, const std::func
   std::string config = text.str();
   if (edit_config) edit_config(config);
   std::ofstream(dir / "config.json") << config;
-  Tensors t = test::read_tensors(fixture(name) / "model.safetensors");
+  Tensors t = model_test::read_tensors(fixture(name) / "model.safetensors");
   edit(t);
-  test::write_tensors(dir / "model.safetensors", t);
+  model_test::write_tensors(dir / "model.safetensors", t);
 }
 
 std::unique_ptr<CausalLM> load(const fs::path& dir) { return load_causal_lm(dir, LoadOptions{}); }
@@ -36,7 +36,7 @@ torch::Tensor logits(CausalLM& m, const torch::Tensor& ids) {
 }
 
 TEST(Loader, MissingTensorIsNamed) {
-  test::TempDir dir("missing");
+  model_test::TempDir dir("missing");
   write_variant(dir.path(), "tiny-gpt2", [](Tensors& t) { t.erase("transformer.h.1.ln_2.bias"); });
   EXPECT_EP_ERROR(load(dir.path()), "tensor 'transformer.h.1.ln_2.bias' is missing", "expected shape [64]");
   write_variant(dir.path(), "tiny-phi", [](Tensors& t) { t.erase("lm_head.bias"); });
@@ -44,7 +44,7 @@ TEST(Loader, MissingTensorIsNamed) {
 }
 
 TEST(Loader, ExtraTensorIsNamed) {
-  test::TempDir dir("extra");
+  model_test::TempDir dir("extra");
   write_variant(dir.path(), "tiny-gpt2", [](Tensors& t) { t["transformer.h.0.attn.extra.weight"] = at::zeros({2}); });
   EXPECT_EP_ERROR(load(dir.path()), "tensor 'transformer.h.0.attn.extra.weight'", "not used by a gpt2 model",
                   "ignore list");
@@ -53,18 +53,18 @@ TEST(Loader, ExtraTensorIsNamed) {
 }
 
 TEST(Loader, IgnoredBuffersAreAccepted) {
-  test::TempDir dir("ignored");
+  model_test::TempDir dir("ignored");
   write_variant(dir.path(), "tiny-gpt2", [](Tensors& t) {
     t["transformer.h.0.attn.bias"] = at::ones({1, 1, 64, 64}).tril();
     t["transformer.h.1.attn.masked_bias"] = at::full({}, -1e4);
     t["lm_head.weight"] = t["transformer.wte.weight"];
   });
-  auto ids = test::read_tensors(fixture("tiny-gpt2") / "reference.safetensors")["input_ids"];
+  auto ids = model_test::read_tensors(fixture("tiny-gpt2") / "reference.safetensors")["input_ids"];
   EXPECT_TRUE(logits(*load(dir.path()), ids).equal(logits(*load(fixture("tiny-gpt2")), ids)));
 }
 
 TEST(Loader, WrongShapeIsNamed) {
-  test::TempDir dir("shape");
+  model_test::TempDir dir("shape");
   write_variant(dir.path(), "tiny-gpt2", [](Tensors& t) {
     auto& w = t["transformer.h.0.attn.c_attn.weight"];
     w = w.narrow(1, 0, 190);
@@ -80,7 +80,7 @@ TEST(Loader, WrongShapeIsNamed) {
 }
 
 TEST(Loader, NonFloatTensorIsNamed) {
-  test::TempDir dir("dtype");
+  model_test::TempDir dir("dtype");
   write_variant(dir.path(), "tiny-gpt2", [](Tensors& t) {
     t["transformer.ln_f.bias"] = t["transformer.ln_f.bias"].to(torch::kLong);
   });
@@ -89,18 +89,18 @@ TEST(Loader, NonFloatTensorIsNamed) {
 
 // GPT2Model checkpoints (and the original "gpt2" upload) have no "transformer." prefix.
 TEST(Loader, Gpt2NamesWithoutPrefixLoad) {
-  test::TempDir dir("prefix");
+  model_test::TempDir dir("prefix");
   write_variant(dir.path(), "tiny-gpt2", [](Tensors& t) {
     Tensors renamed;
     for (auto& [n, v] : t) renamed[n.substr(std::string("transformer.").size())] = v;
     t = renamed;
   });
-  auto ids = test::read_tensors(fixture("tiny-gpt2") / "reference.safetensors")["input_ids"];
+  auto ids = model_test::read_tensors(fixture("tiny-gpt2") / "reference.safetensors")["input_ids"];
   EXPECT_TRUE(logits(*load(dir.path()), ids).equal(logits(*load(fixture("tiny-gpt2")), ids)));
 }
 
 TEST(Loader, UnknownModelTypeIsRejected) {
-  test::TempDir dir("model_type");
+  model_test::TempDir dir("model_type");
   write_variant(
       dir.path(), "tiny-gpt2", [](Tensors&) {},
       [](std::string& c) { c.replace(c.find("\"gpt2\""), 6, "\"llama\""); });

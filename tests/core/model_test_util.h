@@ -18,7 +18,7 @@
 #include "core/model/causal_lm.h"
 #include "core/util/error.h"
 
-namespace ep::test {
+namespace ep::model_test {
 
 inline std::filesystem::path fixture(const std::string& name) {
   return std::filesystem::path(EP_TEST_DATA_DIR) / "fixtures" / name;
@@ -115,7 +115,7 @@ inline ::testing::AssertionResult RelClose(const char* got_expr, const char* exp
                                        << e.flatten()[worst].item<double>();
 }
 
-#define EXPECT_REL_CLOSE(got, expected, tol) EXPECT_PRED_FORMAT3(::ep::test::RelClose, got, expected, tol)
+#define EXPECT_REL_CLOSE(got, expected, tol) EXPECT_PRED_FORMAT3(::ep::model_test::RelClose, got, expected, tol)
 
 // EXPECT that `stmt` throws ep::Error whose message contains every one of `parts`.
 #define EXPECT_EP_ERROR(stmt, ...)                                                          \
@@ -130,4 +130,4 @@ inline ::testing::AssertionResult RelClose(const char* got_expr, const char* exp
     }                                                                                       \
   } while (0)
 
-}  // namespace ep::test
+}  // namespace ep::model_test
