@@ -12,7 +12,7 @@ namespace ep {
 namespace {
 
 using model_test::fixture;
-using model_model_test::read_tensors;
+using model_test::read_tensors;
 
 constexpr double kLogitsTol = 1e-5;  // fp32 vs HF fp32 (issue's bar)
 constexpr double kGradTol = 1e-4;    // key inputs and gradients
