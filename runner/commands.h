@@ -8,6 +8,8 @@ namespace ep::cli {
 
 // Each add_* adds one subcommand whose callback does the work and may throw ep::Error.
 void add_tokenize_command(CLI::App& app);
+void add_plan_command(CLI::App& app);    // runner/cmd_plan.cpp
+void add_report_command(CLI::App& app);  // runner/cmd_report.cpp
 #ifdef EPRUNNER_WITH_MODELS
 void add_logits_command(CLI::App& app);
 #endif

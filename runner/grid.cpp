@@ -77,10 +77,10 @@ InitShape read_init(TomlTable t, uint64_t grid_seed) {
 
 FineTuneSpec read_finetune(TomlTable t, uint64_t grid_seed) {
   FineTuneSpec f;
-  f.lr = t.number("lr");
+  f.lr = t.opt_number("lr").value_or(f.lr);
   if (!(f.lr > 0.0)) t.fail_at("lr", fmt::format("must be > 0, got {}", f.lr));
-  f.batch = positive(t, "batch", t.integer("batch"));
-  f.epochs = positive(t, "epochs", t.integer("epochs"));
+  if (auto b = t.opt_integer("batch_size")) f.batch_size = positive(t, "batch_size", b);
+  if (auto e = t.opt_integer("epochs")) f.epochs = positive(t, "epochs", e);
   f.weight_decay = t.opt_number("weight_decay").value_or(0.0);
   if (f.weight_decay < 0.0) t.fail_at("weight_decay", fmt::format("must be >= 0, got {}", f.weight_decay));
   f.seed = seed_value(t, "seed", grid_seed);
@@ -111,10 +111,10 @@ ModelSpec read_model(TomlTable t, const fs::path& base, uint64_t grid_seed) {
 
 SplitSpec read_split(TomlTable t, bool has_own_test, uint64_t grid_seed) {
   SplitSpec s;
-  if (has_own_test && t.has("test"))
-    t.fail_at("test", "this task's test set is SuperGLUE's val.jsonl; remove 'test'");
-  s.test = has_own_test ? 0.0 : fraction(t, "test", s.test, false);
-  s.validation = fraction(t, "validation", s.validation, true);
+  if (has_own_test && t.has("test_fraction"))
+    t.fail_at("test_fraction", "this task's test set is SuperGLUE's val.jsonl; remove 'test_fraction'");
+  s.test_fraction = has_own_test ? 0.0 : fraction(t, "test_fraction", s.test_fraction, false);
+  s.validation_fraction = fraction(t, "validation_fraction", s.validation_fraction, true);
   s.seed = seed_value(t, "seed", grid_seed);
   t.finish();
   return s;
@@ -128,18 +128,18 @@ TaskSpec read_task(TomlTable t, const fs::path& base, uint64_t grid_seed) {
   task.name = t.opt_string("name").value_or(task.kind);
   check_name(t, "name", task.name);
   const bool needs_data = task_kind_needs_data(task.kind);
-  auto data = t.opt_string("data");
+  auto data = t.opt_string("data_dir");
   if (needs_data && !data)
-    t.fail(fmt::format("missing required key 'data' (the {} folder with train.jsonl and val.jsonl)", task.kind));
-  if (!needs_data && data) t.fail_at("data", fmt::format("{} is generated; it reads no data folder", task.kind));
-  if (data) task.data = resolve(base, *data);
-  task.prompts = t.choice("prompts", kPromptSets, task.prompts);
+    t.fail(fmt::format("missing required key 'data_dir' (the {} folder with train.jsonl and val.jsonl)", task.kind));
+  if (!needs_data && data) t.fail_at("data_dir", fmt::format("{} is generated; it reads no data folder", task.kind));
+  if (data) task.data_dir = resolve(base, *data);
+  task.prompt_set = t.choice("prompt_set", kPromptSets, task.prompt_set);
   task.metric = t.choice("metric", kMetrics, task.metric);
   task.bos = t.opt_boolean("bos").value_or(task.bos);
   if (auto split = t.opt_table("split")) {
     task.split = read_split(*split, needs_data, grid_seed);
   } else {
-    task.split.test = needs_data ? 0.0 : task.split.test;
+    task.split.test_fraction = needs_data ? 0.0 : task.split.test_fraction;
     task.split.seed = grid_seed;
   }
   t.finish();
@@ -171,13 +171,20 @@ EigenpruneSpec read_eigenprune(TomlTable t) {
       t.fail_at_element("matrices", i, fmt::format("'{}' appears twice", e.matrices[i]));
   e.granularity = t.choice("granularity", kGranularities, e.granularity);
   e.position_reduction = t.choice("position_reduction", kPositionReductions, e.position_reduction);
-  e.pairs = t.choice("pairs", kPairModes, e.pairs);
+  if (auto pairs = t.opt_integer("pairs")) e.pairs = positive(t, "pairs", pairs);
+  e.bias = t.choice("bias", kBiasModes, e.bias);
   e.p = read_p(t);
   if (auto b = t.opt_integer("batch_size")) e.batch_size = positive(t, "batch_size", b);
-  // ref: official-implementation-notes — with batch 1, roll pairs x with itself and
-  // every score is 0, so the "pruning" is an arbitrary order.
-  if (e.pairs == "roll" && e.batch_size < 2)
-    t.fail_at("batch_size", "pairs = \"roll\" pairs each example with its batch neighbour: batch_size must be >= 2");
+  // ref: official-implementation-notes — the paper code's default batch of 1 pairs
+  // x with itself, every score is 0 and the "pruning" is an arbitrary order.
+  if (e.batch_size < 2)
+    t.fail_at("batch_size", "partners come from the same batch and an example never pairs with itself: "
+                            "batch_size must be >= 2");
+  if (e.pairs >= e.batch_size)
+    t.fail_at("pairs", fmt::format("a batch of {} gives each example at most {} partner(s)", e.batch_size,
+                                   e.batch_size - 1));
+  if (auto b = t.opt_integer("eval_batch_size")) e.eval_batch_size = positive(t, "eval_batch_size", b);
+  if (e.eval_batch_size == 0) e.eval_batch_size = e.batch_size;
   e.dtype = t.choice("dtype", kDtypes, e.dtype);
   e.device = t.choice("device", kDevices, e.device);
   e.svd = t.choice("svd", kSvdRoutes, e.svd);
@@ -249,22 +256,24 @@ std::string describe(const ModelSpec& m) {
                      m.init->max_positions, m.init->vocab, m.init->partial_rotary_factor, m.init->seed);
   s += fmt::format("; tokenizer {}", m.tokenizer.string());
   if (m.finetune)
-    s += fmt::format("; finetune lr={} batch={} epochs={} weight_decay={} seed={}", m.finetune->lr,
-                     m.finetune->batch, m.finetune->epochs, m.finetune->weight_decay, m.finetune->seed);
+    s += fmt::format("; finetune lr={} batch_size={} epochs={} weight_decay={} seed={}", m.finetune->lr,
+                     m.finetune->batch_size, m.finetune->epochs, m.finetune->weight_decay, m.finetune->seed);
   return s;
 }
 
 std::string describe(const TaskSpec& t) {
-  return fmt::format("task {}: kind={} data={} prompts={} metric={} bos={} split test={} validation={} seed={}",
-                     t.name, t.kind, t.data ? t.data->string() : "-", t.prompts, t.metric, t.bos, t.split.test,
-                     t.split.validation, t.split.seed);
+  return fmt::format("task {}: kind={} data_dir={} prompt_set={} metric={} bos={} split test={} validation={} "
+                     "seed={}",
+                     t.name, t.kind, t.data_dir ? t.data_dir->string() : "-", t.prompt_set, t.metric, t.bos,
+                     t.split.test_fraction, t.split.validation_fraction, t.split.seed);
 }
 
 std::string describe(const EigenpruneSpec& e) {
-  return fmt::format("eigenprune matrices={} granularity={} position_reduction={} pairs={} p={} batch_size={} "
-                     "dtype={} device={} svd={}",
-                     fmt::join(e.matrices, ","), e.granularity, e.position_reduction, e.pairs, fmt::join(e.p, ","),
-                     e.batch_size, e.dtype, e.device, e.svd);
+  // eval_batch_size is left out: evaluation batches do not change results.
+  return fmt::format("eigenprune matrices={} granularity={} position_reduction={} pairs={} bias={} p={} "
+                     "batch_size={} dtype={} device={} svd={}",
+                     fmt::join(e.matrices, ","), e.granularity, e.position_reduction, e.pairs, e.bias,
+                     fmt::join(e.p, ","), e.batch_size, e.dtype, e.device, e.svd);
 }
 
 }  // namespace ep::grid

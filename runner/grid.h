@@ -27,12 +27,13 @@ inline constexpr std::string_view kPromptSets[] = {"paper", "lm-eval"};
 inline constexpr std::string_view kMetrics[] = {"full-vocab", "choices"};
 inline constexpr std::string_view kMatrixNames[] = {"q", "k", "v", "o", "mlp_in", "mlp_out"};
 inline constexpr std::string_view kGranularities[] = {"head", "matrix"};
-// How ΔL of one example folds over token positions: the paper's code takes the max.
-inline constexpr std::string_view kPositionReductions[] = {"max", "sum"};
-// How the partner x' of an example x is drawn: "roll" = the previous example of the
-// same shuffled minibatch (the paper's code, torch.roll); "random" = a seeded random
-// other example of the training set.
-inline constexpr std::string_view kPairModes[] = {"roll", "random"};
+// How ΔL of one example folds over token positions (core/prune/score.h): "sum" is
+// the first-order change of swapping the whole input; "max" is the paper's code.
+inline constexpr std::string_view kPositionReductions[] = {"sum", "max"};
+// The frozen components' bias (core/prune/freeze.h): "position" = b + D x̄[t] per
+// position (the paper's text), "mean" = one x̄ for all positions, "paper_sum" = the
+// paper's code (Σ_t D x̄[t] at every position).
+inline constexpr std::string_view kBiasModes[] = {"position", "mean", "paper_sum"};
 inline constexpr std::string_view kDtypes[] = {"fp32", "bf16", "fp16"};
 inline constexpr std::string_view kDevices[] = {"cpu", "cuda"};
 inline constexpr std::string_view kSvdRoutes[] = {"auto", "lapack", "gram"};
@@ -55,14 +56,15 @@ struct InitShape {
   uint64_t seed = 0;            // the weights' seed (defaults to the grid seed)
 };
 
-// Optional fine-tuning of a model on each task's train split before eigenpruning.
-// ref: paper appendix C — Adam, lr 0.01, batch 2, one epoch for FT-GPT-2.
+// Optional fine-tuning of a model on each task's train split before eigenpruning
+// (experiments/finetune.h FinetuneOptions). Defaults: ref paper appendix C — Adam,
+// lr 0.01, batch 2, one epoch for FT-GPT-2.
 struct FineTuneSpec {
-  double lr = 0.0;
-  int64_t batch = 0;
-  int64_t epochs = 0;
+  double lr = 0.01;
+  int64_t batch_size = 2;
+  int64_t epochs = 1;
   double weight_decay = 0.0;
-  uint64_t seed = 0;            // data order; defaults to the grid seed
+  uint64_t seed = 0;            // batch order; defaults to the grid seed
 };
 
 struct ModelSpec {
@@ -76,17 +78,18 @@ struct ModelSpec {
 
 // ---- tasks ----------------------------------------------------------------------
 
+// experiments/load_task.h SplitOptions.
 struct SplitSpec {
-  double test = 0.2;        // fraction of all records; generated tasks only (SuperGLUE: val.jsonl)
-  double validation = 0.0;  // fraction of the training pool held out for validation
-  uint64_t seed = 0;        // defaults to the grid seed
+  double test_fraction = 0.2;        // of all records; generated tasks only (SuperGLUE: val.jsonl)
+  double validation_fraction = 0.0;  // of the training pool, held out to choose p on
+  uint64_t seed = 0;                 // defaults to the grid seed
 };
 
 struct TaskSpec {
   std::string name;         // unique, used in cell names; defaults to the kind
   std::string kind;         // one of kTaskKinds
-  std::optional<std::filesystem::path> data;  // SuperGLUE folder (train.jsonl, val.jsonl)
-  std::string prompts = "paper";      // one of kPromptSets
+  std::optional<std::filesystem::path> data_dir;  // SuperGLUE folder (train.jsonl, val.jsonl)
+  std::string prompt_set = "paper";   // one of kPromptSets
   std::string metric = "full-vocab";  // one of kMetrics
   SplitSpec split;
   bool bos = true;          // prepend BOS to every prompt (the paper's code does)
@@ -98,10 +101,14 @@ struct TaskSpec {
 struct EigenpruneSpec {
   std::vector<std::string> matrices = {"k"};  // ref: paper section 4 — key matrices worked best
   std::string granularity = "head";           // ref: the paper's code: per-head SVD
-  std::string position_reduction = "max";
-  std::string pairs = "roll";
+  std::string position_reduction = "sum";     // core/prune/score.h default
+  // Partners per example: b pairs with (b - k) mod B for k = 1..pairs; 1 is the
+  // paper code's torch.roll(x, 1, dim=0).
+  int64_t pairs = 1;
+  std::string bias = "position";
   std::vector<double> p;                      // fractions frozen, each in (0, 1), ascending, unique
-  int64_t batch_size = 8;                     // scoring batch (>= 2 with "roll" pairs)
+  int64_t batch_size = 8;                     // scoring batch; >= 2 (an example never pairs with itself)
+  int64_t eval_batch_size = 0;                // evaluation batch; 0 = batch_size
   std::string dtype = "fp32";
   std::string device = "cpu";
   std::string svd = "auto";

@@ -13,6 +13,8 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "eprunner " EPRUNNER_VERSION " (" EPRUNNER_GIT_COMMIT ")");
   ep::cli::add_tokenize_command(app);
+  ep::cli::add_plan_command(app);
+  ep::cli::add_report_command(app);
 #ifdef EPRUNNER_WITH_MODELS
   ep::cli::add_logits_command(app);
 #endif

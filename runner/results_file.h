@@ -130,6 +130,9 @@ class ResultsReader {
   virtual Provenance provenance() const = 0;
   virtual std::vector<CellSummary> cells() const = 0;       // in index order
   virtual CellResult read_cell(const std::string& name) const = 0;  // everything stored
+  // Only the identity, status, timings and each split's metrics (no per-example
+  // arrays, masks or scores): what reports need, cheap for big files.
+  virtual CellResult read_metrics(const std::string& name) const = 0;
   // name -> fingerprint of every cell whose status is "done": what a rerun skips.
   std::map<std::string, std::string> finished() const;
 };

@@ -15,7 +15,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-SplitResult read_split(hid_t parent, const std::string& name) {
+// What a read fetches: everything, or only the metrics (attributes).
+enum class Depth { Metrics, All };
+
+SplitResult read_split(hid_t parent, const std::string& name, Depth depth) {
   SplitResult s;
   if (!h5::exists(parent, name)) return s;
   h5::Handle g = h5::open_group(parent, name);
@@ -23,28 +26,29 @@ SplitResult read_split(hid_t parent, const std::string& name) {
   s.accuracy = h5::read_double_attr(g, "accuracy", s.accuracy);
   s.loss = h5::read_double_attr(g, "loss", s.loss);
   s.n = h5::read_int_attr(g, "n");
+  if (depth == Depth::Metrics) return s;
   s.predicted = h5::read_vector<int64_t>(g, "predicted");
   s.correct = h5::read_vector<uint8_t>(g, "correct");
   return s;
 }
 
-Evaluation read_evaluation(hid_t parent, const std::string& name) {
+Evaluation read_evaluation(hid_t parent, const std::string& name, Depth depth) {
   Evaluation e;
   if (!h5::exists(parent, name)) return e;
   h5::Handle g = h5::open_group(parent, name);
-  e.test = read_split(g, "test");
-  e.validation = read_split(g, "validation");
+  e.test = read_split(g, "test", depth);
+  e.validation = read_split(g, "validation", depth);
   return e;
 }
 
-PrunedResult read_pruned(hid_t parent, const std::string& name) {
+PrunedResult read_pruned(hid_t parent, const std::string& name, Depth depth) {
   h5::Handle g = h5::open_group(parent, name);
   PrunedResult r;
   r.p = h5::read_double_attr(g, "p", 0.0);
   r.n_frozen = h5::read_int_attr(g, "n_frozen");
-  r.eval.test = read_split(g, "test");
-  r.eval.validation = read_split(g, "validation");
-  if (h5::exists(g, "masks")) {
+  r.eval.test = read_split(g, "test", depth);
+  r.eval.validation = read_split(g, "validation", depth);
+  if (depth == Depth::All && h5::exists(g, "masks")) {
     h5::Handle masks = h5::open_group(g, "masks");
     for (const auto& matrix : h5::children(masks)) r.masks[matrix] = h5::read_array<uint8_t>(masks, matrix);
   }
@@ -134,7 +138,11 @@ class H5ResultsReader : public ResultsReader {
     return out;
   }
 
-  CellResult read_cell(const std::string& name) const override {
+  CellResult read_cell(const std::string& name) const override { return read(name, Depth::All); }
+  CellResult read_metrics(const std::string& name) const override { return read(name, Depth::Metrics); }
+
+ private:
+  CellResult read(const std::string& name, Depth depth) const {
     EP_CHECK(h5::exists(f_, "cells") && h5::exists(h5::open_group(f_, "cells"), name),
              "results file '{}' has no cell '{}'", file_.string(), name);
     h5::Handle g = h5::open_group(f_, "cells/" + name);
@@ -149,23 +157,25 @@ class H5ResultsReader : public ResultsReader {
     c.error = s.error;
     c.ran_on = h5::read_string_attr(g, "ran_on");
     c.examples = h5::read_int_attr(g, "examples");
-    if (h5::exists(g, "examples")) {
+    if (depth == Depth::All && h5::exists(g, "examples")) {
       h5::Handle ex = h5::open_group(g, "examples");
       c.test_ids = h5::read_vector<int64_t>(ex, "test_ids");
       c.test_targets = h5::read_vector<int64_t>(ex, "test_targets");
       c.validation_ids = h5::read_vector<int64_t>(ex, "validation_ids");
       c.validation_targets = h5::read_vector<int64_t>(ex, "validation_targets");
     }
-    c.base = read_evaluation(g, "base");
+    c.base = read_evaluation(g, "base", depth);
     if (h5::exists(g, "pruned")) {
       h5::Handle pruned = h5::open_group(g, "pruned");
       std::vector<std::string> names = h5::children(pruned);
       // Groups are named 0, 1, ...: sort numerically, not by name ("10" < "2").
       std::sort(names.begin(), names.end(), [](const auto& a, const auto& b) { return std::stoi(a) < std::stoi(b); });
-      for (const auto& n : names) c.pruned.push_back(read_pruned(pruned, n));
+      for (const auto& n : names) c.pruned.push_back(read_pruned(pruned, n, depth));
     }
-    c.scores = read_scores(g);
-    c.finetune_loss = h5::read_vector<float>(g, "finetune_loss");
+    if (depth == Depth::All) {
+      c.scores = read_scores(g);
+      c.finetune_loss = h5::read_vector<float>(g, "finetune_loss");
+    }
     if (h5::exists(g, "timings")) {
       h5::Handle t = h5::open_group(g, "timings");
       for (const auto& stage : attribute_names(t)) c.timings[stage] = h5::read_double_attr(t, stage, 0.0);
@@ -173,7 +183,6 @@ class H5ResultsReader : public ResultsReader {
     return c;
   }
 
- private:
   fs::path file_;
   h5::Handle f_;
 };

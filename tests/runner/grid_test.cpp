@@ -51,7 +51,7 @@ TEST(Grid, GoodFileFillsEveryField) {
   EXPECT_EQ(tiny.tokenizer, (kGrids / "../../../data/gpt2-tokenizer").lexically_normal());
   ASSERT_TRUE(tiny.finetune);
   EXPECT_DOUBLE_EQ(tiny.finetune->lr, 1e-3);
-  EXPECT_EQ(tiny.finetune->batch, 8);
+  EXPECT_EQ(tiny.finetune->batch_size, 8);
   EXPECT_EQ(tiny.finetune->epochs, 2);
   EXPECT_DOUBLE_EQ(tiny.finetune->weight_decay, 0.01);
   EXPECT_EQ(tiny.finetune->seed, 13u);
@@ -66,28 +66,30 @@ TEST(Grid, GoodFileFillsEveryField) {
   const auto& sum = g.tasks[0];
   EXPECT_EQ(sum.name, "int-sum");  // defaults to the kind
   EXPECT_EQ(sum.kind, "int-sum");
-  EXPECT_FALSE(sum.data);
-  EXPECT_EQ(sum.prompts, "paper");
+  EXPECT_FALSE(sum.data_dir);
+  EXPECT_EQ(sum.prompt_set, "paper");
   EXPECT_EQ(sum.metric, "full-vocab");
   EXPECT_TRUE(sum.bos);
-  EXPECT_DOUBLE_EQ(sum.split.test, 0.25);
-  EXPECT_DOUBLE_EQ(sum.split.validation, 0.1);
+  EXPECT_DOUBLE_EQ(sum.split.test_fraction, 0.25);
+  EXPECT_DOUBLE_EQ(sum.split.validation_fraction, 0.1);
   EXPECT_EQ(sum.split.seed, 5u);
   const auto& cb = g.tasks[1];
   EXPECT_EQ(cb.name, "cb-lm");
   EXPECT_EQ(cb.kind, "cb");
-  EXPECT_EQ(*cb.data, fs::path("/data/superglue/CB"));
-  EXPECT_EQ(cb.prompts, "lm-eval");
+  EXPECT_EQ(*cb.data_dir, fs::path("/data/superglue/CB"));
+  EXPECT_EQ(cb.prompt_set, "lm-eval");
   EXPECT_EQ(cb.metric, "choices");
   EXPECT_FALSE(cb.bos);
-  EXPECT_DOUBLE_EQ(cb.split.test, 0.0);  // SuperGLUE brings its own test set
+  EXPECT_DOUBLE_EQ(cb.split.test_fraction, 0.0);  // SuperGLUE brings its own test set
   EXPECT_EQ(cb.split.seed, 7u);          // the grid seed
 
   const auto& e = g.eigenprune;
   EXPECT_EQ(e.matrices, (std::vector<std::string>{"k", "mlp_in"}));
   EXPECT_EQ(e.granularity, "matrix");
-  EXPECT_EQ(e.position_reduction, "sum");
-  EXPECT_EQ(e.pairs, "random");
+  EXPECT_EQ(e.position_reduction, "max");
+  EXPECT_EQ(e.pairs, 3);
+  EXPECT_EQ(e.bias, "paper_sum");
+  EXPECT_EQ(e.eval_batch_size, 64);
   EXPECT_EQ(e.p, (std::vector<double>{0.01, 0.1, 0.3}));  // sorted
   EXPECT_EQ(e.batch_size, 16);
   EXPECT_EQ(e.dtype, "bf16");
@@ -102,12 +104,15 @@ TEST(Grid, MinimalFileGetsDefaults) {
   EXPECT_EQ(g.output, kGrids / "results.h5");
   EXPECT_EQ(g.layout.ranks_per_cell, 1);
   ASSERT_EQ(g.tasks.size(), 1u);
-  EXPECT_DOUBLE_EQ(g.tasks[0].split.test, 0.2);
+  EXPECT_DOUBLE_EQ(g.tasks[0].split.test_fraction, 0.2);
   EXPECT_EQ(g.tasks[0].split.seed, 42u);
   EXPECT_EQ(g.eigenprune.matrices, std::vector<std::string>{"k"});
   EXPECT_EQ(g.eigenprune.granularity, "head");
-  EXPECT_EQ(g.eigenprune.position_reduction, "max");
-  EXPECT_EQ(g.eigenprune.pairs, "roll");
+  EXPECT_EQ(g.eigenprune.position_reduction, "sum");
+  EXPECT_EQ(g.eigenprune.pairs, 1);
+  EXPECT_EQ(g.eigenprune.bias, "position");
+  EXPECT_EQ(g.eigenprune.batch_size, 8);
+  EXPECT_EQ(g.eigenprune.eval_batch_size, 8);
   EXPECT_EQ(g.eigenprune.dtype, "fp32");
   EXPECT_EQ(g.eigenprune.device, "cpu");
   EXPECT_EQ(g.eigenprune.svd, "auto");
@@ -132,7 +137,7 @@ TEST_P(GridErrors, NameWhereAndWhat) {
 INSTANTIATE_TEST_SUITE_P(
     Malformed, GridErrors,
     ::testing::Values(
-        BadGrid{"bad_unknown_key.toml", "bad_unknown_key.toml:7:1", "unknown key 'tasks[1].promts'"},
+        BadGrid{"bad_unknown_key.toml", "bad_unknown_key.toml:7:1", "unknown key 'tasks[1].promts_set'"},
         BadGrid{"bad_wrong_type.toml", "bad_wrong_type.toml:10:14", "expected an integer, got a string"},
         BadGrid{"bad_missing_required.toml", "[models[1].init]", "missing required key 'hidden'"},
         BadGrid{"bad_p_range.toml", "bad_p_range.toml:9:12", "p must be in (0, 1), got 1.5"},
@@ -140,7 +145,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadGrid{"bad_task_kind.toml", "bad_task_kind.toml:6:8", "unknown value 'boolq'"},
         BadGrid{"bad_syntax.toml", "bad_syntax.toml:2:", "TOML syntax error"},
         BadGrid{"bad_duplicate_task.toml", "bad_duplicate_task.toml:8", "two tasks are named 'int-mult'"},
-        BadGrid{"bad_missing_data.toml", "[tasks[1]]", "missing required key 'data'"}),
+        BadGrid{"bad_missing_data.toml", "[tasks[1]]", "missing required key 'data_dir'"}),
     [](const auto& info) {
       std::string name = fs::path(info.param.file).stem().string();
       for (char& c : name)
@@ -152,7 +157,7 @@ TEST(Grid, MissingFileIsAnError) {
   EXPECT_THROW(ep::grid::load(kGrids / "no_such_grid.toml"), ep::Error);
 }
 
-TEST(Grid, RollPairsNeedTwoExamplesPerBatch) {
+TEST(Grid, PartnersNeedTwoExamplesPerBatch) {
   const char* text = R"(
 [[models]]
 name = "m"
@@ -169,6 +174,39 @@ batch_size = 1
   } catch (const ep::Error& e) {
     EXPECT_NE(std::string(e.what()).find("inline.toml:9:14"), std::string::npos) << e.what();
   }
+}
+
+TEST(Grid, MorePartnersThanABatchHoldsIsAnError) {
+  const char* text = R"(
+[[models]]
+name = "m"
+path = "ckpt"
+[[tasks]]
+kind = "int-sum"
+[eigenprune]
+p = [0.1]
+batch_size = 4
+pairs = 4
+)";
+  EXPECT_THROW(ep::grid::parse(text, "inline.toml"), ep::Error);
+}
+
+TEST(Grid, FineTuneDefaultsAreThePapers) {
+  const char* text = R"(
+[[models]]
+name = "m"
+path = "ckpt"
+[models.finetune]
+[[tasks]]
+kind = "int-sum"
+[eigenprune]
+p = [0.1]
+)";
+  const auto g = ep::grid::parse(text, "inline.toml");
+  ASSERT_TRUE(g.models[0].finetune);
+  EXPECT_DOUBLE_EQ(g.models[0].finetune->lr, 0.01);
+  EXPECT_EQ(g.models[0].finetune->batch_size, 2);
+  EXPECT_EQ(g.models[0].finetune->epochs, 1);
 }
 
 TEST(Grid, PathAndInitTogetherIsAnError) {

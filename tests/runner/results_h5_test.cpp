@@ -13,9 +13,9 @@
 
 namespace fs = std::filesystem;
 using namespace ep::runner;
-using ep::runner::testing::cell_difference;
-using ep::runner::testing::sample_cell;
-using ep::runner::testing::sample_provenance;
+using ep::runner::samples::cell_difference;
+using ep::runner::samples::sample_cell;
+using ep::runner::samples::sample_provenance;
 
 namespace {
 

@@ -7,7 +7,7 @@
 
 #include "runner/results_file.h"
 
-namespace ep::runner::testing {
+namespace ep::runner::samples {
 
 inline SplitResult sample_split(int seed, int64_t n, const std::string& metric) {
   SplitResult s;
@@ -72,11 +72,14 @@ inline CellResult sample_cell(int index, bool big = false) {
   return c;
 }
 
+// Equal, or both NaN (an unmeasured loss is NaN on both sides).
+inline bool same(double a, double b) { return a == b || (a != a && b != b); }
+
 // "" when a and b hold the same values, else the first difference found.
 inline std::string split_difference(const std::string& where, const SplitResult& a, const SplitResult& b) {
   if (a.metric != b.metric) return where + ".metric";
-  if (a.accuracy != b.accuracy) return where + ".accuracy";
-  if (a.loss != b.loss) return where + ".loss";
+  if (!same(a.accuracy, b.accuracy)) return where + ".accuracy";
+  if (!same(a.loss, b.loss)) return where + ".loss";
   if (a.n != b.n) return where + ".n";
   if (a.predicted != b.predicted) return where + ".predicted";
   if (a.correct != b.correct) return where + ".correct";
@@ -134,4 +137,4 @@ inline Provenance sample_provenance() {
   return p;
 }
 
-}  // namespace ep::runner::testing
+}  // namespace ep::runner::samples

@@ -1,0 +1,124 @@
+// `eprunner report`: the table from a results file written here, as Markdown and
+// CSV, through the functions and through the binary.
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+
+#include <gtest/gtest.h>
+
+#include "runner/report.h"
+#include "runner/results_file.h"
+#include "sample_cells.h"
+
+namespace fs = std::filesystem;
+using namespace ep::runner;
+
+namespace {
+
+SplitResult accuracy(double a, const std::string& metric = "full-vocab") {
+  SplitResult s;
+  s.metric = metric;
+  s.accuracy = a;
+  s.n = 80;
+  return s;
+}
+
+CellResult cell(int index, const std::string& model, const std::string& task, double base,
+                std::vector<std::pair<double, double>> by_p) {
+  CellResult c;
+  c.index = index;
+  c.model = model;
+  c.task = task;
+  c.name = model + "__" + task;
+  c.base.test = accuracy(base);
+  c.base.validation = accuracy(base / 2);
+  for (auto [p, a] : by_p) {
+    PrunedResult r;
+    r.p = p;
+    r.eval.test = accuracy(a);
+    r.eval.validation = accuracy(a / 2);
+    c.pruned.push_back(r);
+  }
+  return c;
+}
+
+// A results file like the paper's Table 2 (Phi-2 rows), one error cell.
+fs::path write_results(const fs::path& dir) {
+  fs::create_directories(dir);
+  const fs::path file = dir / "results.h5";
+  auto w = open_results_h5(file, samples::sample_provenance(), true);
+  w->write_cell(cell(0, "phi-2", "int-sum", 0.0145, {{0.01, 0.0085}, {0.05, 0.461}, {0.1, 0.0785}, {0.3, 0.083}}));
+  w->write_cell(cell(1, "phi-2", "int-mult", 0.1375, {{0.01, 0.1375}, {0.05, 0.975}, {0.1, 0.65}, {0.3, 0.7375}}));
+  w->write_cell(cell(2, "gpt2", "int-mult", 0.1375, {{0.01, 0.1375}, {0.05, 0.15}, {0.1, 0.15}, {0.3, 0.15}}));
+  CellResult failed;
+  failed.index = 3;
+  failed.model = "gpt2";
+  failed.task = "cb";
+  failed.name = "gpt2__cb";
+  failed.status = "error";
+  failed.error = "CB/val.jsonl: no such file";
+  w->write_cell(failed);
+  return file;
+}
+
+class Report : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("ep_report_" + std::to_string(::getpid()));
+    file_ = write_results(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  fs::path dir_, file_;
+};
+
+std::string run(const std::string& command) {
+  std::string out;
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(::popen(command.c_str(), "r"), ::pclose);
+  std::array<char, 4096> buf;
+  while (size_t n = std::fread(buf.data(), 1, buf.size(), pipe.get())) out.append(buf.data(), n);
+  return out;
+}
+
+}  // namespace
+
+TEST_F(Report, MarkdownMarksTheBestOfEachRow) {
+  const std::string md = format_markdown(load_report(*open_results_reader(file_), "test"));
+  EXPECT_NE(md.find("| model | task | metric | base | p=0.01 | p=0.05 | p=0.1 | p=0.3 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| phi-2 | int-sum | full-vocab | 1.45 | 0.85 | **46.10** | 7.85 | 8.30 |"), std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| phi-2 | int-mult | full-vocab | 13.75 | 13.75 | **97.50** | 65.00 | 73.75 |"),
+            std::string::npos) << md;
+  // Ties are all bold.
+  EXPECT_NE(md.find("| gpt2 | int-mult | full-vocab | 13.75 | 13.75 | **15.00** | **15.00** | **15.00** |"),
+            std::string::npos) << md;
+  EXPECT_NE(md.find("| gpt2 | cb | - | error |"), std::string::npos) << md;
+  EXPECT_NE(md.find("gpt2 x cb: CB/val.jsonl: no such file"), std::string::npos) << md;
+}
+
+TEST_F(Report, CsvHasOneRowPerModelTaskAndP) {
+  const std::string csv = format_csv(load_report(*open_results_reader(file_), "test"));
+  EXPECT_EQ(csv.rfind("model,task,p,metric,accuracy\n", 0), 0u) << csv;
+  EXPECT_NE(csv.find("\nphi-2,int-sum,0,full-vocab,0.0145\n"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("\nphi-2,int-mult,0.05,full-vocab,0.975\n"), std::string::npos) << csv;
+  EXPECT_EQ(csv.find("gpt2,cb"), std::string::npos) << "error cells have no accuracy to list";
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 1 + 3 * 5);
+}
+
+TEST_F(Report, ValidationSplit) {
+  const std::string csv = format_csv(load_report(*open_results_reader(file_), "validation"));
+  EXPECT_NE(csv.find("\nphi-2,int-mult,0.05,full-vocab,0.4875\n"), std::string::npos) << csv;
+}
+
+TEST_F(Report, CommandLine) {
+  const std::string bin = EP_EPRUNNER_BIN;
+  if (!fs::exists(bin)) GTEST_SKIP() << "eprunner not built at " << bin;
+  const std::string csv = run(bin + " report " + file_.string() + " --format csv");
+  EXPECT_EQ(csv, format_csv(load_report(*open_results_reader(file_), "test")));
+  const std::string md = run(bin + " report " + file_.string());
+  EXPECT_NE(md.find("**97.50**"), std::string::npos) << md;
+  const std::string bad = run(bin + " report " + (dir_ / "none.h5").string() + " 2>&1");
+  EXPECT_NE(bad.find("does not exist"), std::string::npos) << bad;
+}
