@@ -1,0 +1,24 @@
+// What a run records about itself.
+#include <gtest/gtest.h>
+
+#include "runner/grid.h"
+#include "runner/provenance.h"
+
+TEST(Provenance, RecordsGridVersionsAndCommandLine) {
+  const auto grid = ep::grid::parse("[[models]]\nname = \"m\"\npath = \"c\"\n[[tasks]]\nkind = \"int-sum\"\n"
+                                    "[eigenprune]\np = [0.1]\n",
+                                    "/grids/g.toml");
+  const char* argv[] = {"eprunner", "run", "g.toml"};
+  auto p = ep::runner::make_provenance(grid, 3, argv, "cpu x 1");
+  EXPECT_EQ(p.grid_text, grid.text);
+  EXPECT_EQ(p.grid_path, "/grids/g.toml");
+  EXPECT_EQ(p.command_line, "eprunner run g.toml");
+  EXPECT_EQ(p.eprunner_version, EPRUNNER_VERSION);
+  EXPECT_EQ(p.git_commit, EPRUNNER_GIT_COMMIT);
+  EXPECT_EQ(p.devices, "cpu x 1");
+  EXPECT_FALSE(p.started_at.empty());
+#ifdef EPRUNNER_WITH_MODELS
+  EXPECT_FALSE(p.torch_version.empty());
+  EXPECT_FALSE(p.mpi_version.empty());
+#endif
+}
