@@ -133,6 +133,32 @@ TEST(Finetune, ResumedRunEqualsUninterruptedRun) {
   EXPECT_GT(max_param_diff(*whole, *no_state), 1e-4);
 }
 
+TEST(Finetune, CrashAfterAPeriodicCheckpointResumesFromIt) {
+  TokenizedTask train = int_sum_train(12);
+  FinetuneOptions opts;  // 6 steps
+  auto whole = test::tiny_gpt2(5);
+  FinetuneResult w = finetune(*whole, train, opts);
+
+  auto path = temp_path("periodic.pt");
+  FinetuneOptions crashing = opts;
+  crashing.checkpoint = path;
+  crashing.checkpoint_every = 2;
+  crashing.on_step = [](const FinetuneStep& s) {
+    if (s.step == 5) throw std::runtime_error("simulated crash");
+  };
+  auto victim = test::tiny_gpt2(5);
+  EXPECT_THROW(finetune(*victim, train, crashing), std::runtime_error);
+
+  FinetuneOptions resume = opts;
+  resume.checkpoint = path;
+  auto resumed = test::tiny_gpt2(6);
+  FinetuneResult r = finetune(*resumed, train, resume);
+  EXPECT_EQ(r.start_step, 4);  // the last periodic checkpoint before the crash
+  ASSERT_EQ(r.losses.size(), 2u);
+  EXPECT_NEAR(r.losses[1], w.losses[5], 1e-6);
+  EXPECT_LT(max_param_diff(*whole, *resumed), 1e-6);
+}
+
 TEST(Finetune, CheckpointFromOtherSettingsIsRefused) {
   TokenizedTask train = int_sum_train(8);
   auto path = temp_path("other.pt");
