@@ -1,0 +1,192 @@
+// Cross-check against an independent GPT-2 BPE on megabytes of real text: the npm
+// package gpt-tokenizer (r50k_base = GPT-2's encoding; pinned in tests/node/package.json)
+// run by node, over the license and copyright texts Debian ships. Skipped only when
+// node or npm is absent; installs the package into tests/node/node_modules if missing.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "core/tokenizer/utf8.h"
+#include "tests/core/tokenizer_test_util.h"
+
+namespace ep {
+namespace {
+
+namespace fs = std::filesystem;
+
+const fs::path kNodeDir = fs::path(EP_SOURCE_DIR) / "tests" / "node";
+
+bool have_program(const std::string& name) {
+  return std::system(("command -v " + name + " >/dev/null 2>&1").c_str()) == 0;
+}
+
+std::vector<fs::path> sorted_files(const std::vector<fs::path>& candidates) {
+  std::vector<fs::path> files;
+  for (const auto& p : candidates) {
+    std::error_code ec;
+    if (fs::is_regular_file(p, ec)) files.push_back(p);
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+// ref: the same files, in the same order, as bench/tokenizer_bench.sh: every
+// /usr/share/common-licenses/* then every /usr/share/doc/*/copyright, sorted by path.
+std::vector<fs::path> corpus_files() {
+  std::vector<fs::path> licenses, copyrights;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator("/usr/share/common-licenses", ec)) licenses.push_back(e.path());
+  for (const auto& e : fs::directory_iterator("/usr/share/doc", ec)) copyrights.push_back(e.path() / "copyright");
+  auto files = sorted_files(licenses);
+  auto more = sorted_files(copyrights);
+  files.insert(files.end(), more.begin(), more.end());
+  return files;
+}
+
+// Where the two implementations are known to differ by design, not by bug:
+// "<|endoftext|>" is a special token here and disallowed text there; JavaScript's \s
+// includes U+FEFF and excludes U+0085, Unicode's White_Space (HF, here) the opposite.
+bool has_known_difference(std::string_view chunk) {
+  return chunk.find("<|endoftext|>") != std::string_view::npos ||
+         chunk.find("\xEF\xBB\xBF") != std::string_view::npos ||
+         chunk.find("\xC2\x85") != std::string_view::npos;
+}
+
+struct Corpus {
+  std::vector<std::string> chunks;
+  size_t bytes = 0;
+  size_t files = 0;
+  size_t skipped_files = 0;   // not UTF-8 or holding NUL (the chunk separator)
+  size_t skipped_chunks = 0;  // has_known_difference
+};
+
+// Paragraphs (text up to and including a blank line) of every usable file.
+Corpus build_corpus() {
+  Corpus corpus;
+  for (const auto& path : corpus_files()) {
+    std::string text = test::read_file(path);
+    if (tokenizer_detail::find_invalid_utf8(text) != tokenizer_detail::kUtf8Valid ||
+        text.find('\0') != std::string::npos) {
+      ++corpus.skipped_files;
+      continue;
+    }
+    ++corpus.files;
+    size_t start = 0;
+    while (start < text.size()) {
+      size_t blank = text.find("\n\n", start);
+      size_t end = blank == std::string::npos ? text.size() : blank + 2;
+      std::string chunk = text.substr(start, end - start);
+      start = end;
+      if (has_known_difference(chunk)) {
+        ++corpus.skipped_chunks;
+        continue;
+      }
+      corpus.bytes += chunk.size();
+      corpus.chunks.push_back(std::move(chunk));
+    }
+  }
+  return corpus;
+}
+
+std::vector<std::vector<TokenId>> run_gpt_tokenizer(const std::vector<std::string>& texts, const fs::path& work) {
+  std::string joined;
+  for (size_t i = 0; i < texts.size(); ++i) joined += (i ? std::string(1, '\0') : "") + texts[i];
+  test::write_file(work / "chunks.bin", joined);
+  std::string cmd = "node '" + (kNodeDir / "gpt2_reference.cjs").string() + "' encode '" +
+                    (work / "chunks.bin").string() + "' '" + (work / "ids.txt").string() + "'";
+  EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  std::istringstream lines(test::read_file(work / "ids.txt"));
+  std::vector<std::vector<TokenId>> ids;
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::istringstream numbers(line);
+    std::vector<TokenId> row;
+    TokenId id;
+    while (numbers >> id) row.push_back(id);
+    ids.push_back(std::move(row));
+  }
+  return ids;
+}
+
+std::string ids_around(const std::vector<TokenId>& ids, size_t at) {
+  std::string s;
+  size_t from = at > 3 ? at - 3 : 0;
+  for (size_t i = from; i < std::min(ids.size(), at + 12); ++i) s += (i == at ? " >" : " ") + std::to_string(ids[i]);
+  return "[" + std::to_string(from) + ":]" + s;
+}
+
+// First index where the sequences differ, the text there, and both id sequences.
+std::string describe_mismatch(const BpeTokenizer& tok, const std::string& text, const std::vector<TokenId>& ours,
+                              const std::vector<TokenId>& theirs) {
+  size_t at = 0;
+  while (at < ours.size() && at < theirs.size() && ours[at] == theirs[at]) ++at;
+  size_t offset = tok.decode(std::vector<TokenId>(ours.begin(), ours.begin() + at)).size();
+  return "first difference at token " + std::to_string(at) + ", byte " + std::to_string(offset) + " of a " +
+         std::to_string(text.size()) + "-byte chunk; text there: \"" + text.substr(offset, 160) +
+         "\"\n  eprunner:      " + ids_around(ours, at) + "\n  gpt-tokenizer: " + ids_around(theirs, at);
+}
+
+void install_gpt_tokenizer_if_missing() {
+  if (fs::exists(kNodeDir / "node_modules" / "gpt-tokenizer" / "package.json")) return;
+  std::string cmd = "npm install --prefix '" + kNodeDir.string() + "' --no-audit --no-fund --loglevel=error";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << "failed: " << cmd;
+}
+
+TEST(TokenizerNode, GptTokenizerIsGpt2OnReferenceCases) {
+  if (!have_program("node") || !have_program("npm")) GTEST_SKIP() << "node or npm is not installed";
+  ASSERT_NO_FATAL_FAILURE(install_gpt_tokenizer_if_missing());
+  auto root = nlohmann::json::parse(test::read_file(fs::path(EP_TEST_DATA_DIR) / "gpt2-bpe-reference.json"));
+  std::vector<std::string> texts;
+  std::vector<std::vector<TokenId>> expected;
+  for (const auto& c : root.at("cases")) {
+    auto text = c.at("text").get<std::string>();
+    if (has_known_difference(text)) continue;
+    texts.push_back(text);
+    expected.push_back(c.at("ids").get<std::vector<TokenId>>());
+  }
+  ASSERT_GE(texts.size(), 20u);
+  test::TempDir work("node-ref");
+  EXPECT_EQ(run_gpt_tokenizer(texts, work.path()), expected)
+      << "gpt-tokenizer's r50k_base is not GPT-2's encoding: the cross-check below would be meaningless";
+}
+
+TEST(TokenizerNode, MatchesGptTokenizerOnDebianText) {
+  if (!have_program("node") || !have_program("npm")) GTEST_SKIP() << "node or npm is not installed";
+  ASSERT_NO_FATAL_FAILURE(install_gpt_tokenizer_if_missing());
+  Corpus corpus = build_corpus();
+  // ref: the issue asks for several MB; a Debian 12 system with the build
+  // dependencies installed has ~26 MB here.
+  ASSERT_GE(corpus.bytes, size_t{4} << 20) << "too little text under /usr/share/common-licenses and /usr/share/doc";
+  std::cout << "[ corpus   ] " << corpus.bytes << " bytes, " << corpus.chunks.size() << " chunks from "
+            << corpus.files << " files (skipped " << corpus.skipped_files << " files, " << corpus.skipped_chunks
+            << " chunks)\n";
+
+  test::TempDir work("node");
+  auto t0 = std::chrono::steady_clock::now();
+  auto theirs = run_gpt_tokenizer(corpus.chunks, work.path());
+  auto t1 = std::chrono::steady_clock::now();
+  ASSERT_EQ(theirs.size(), corpus.chunks.size());
+
+  const auto& tok = test::gpt2_tokenizer();
+  size_t mismatches = 0, tokens = 0;
+  for (size_t i = 0; i < corpus.chunks.size(); ++i) {
+    auto ours = tok.encode(corpus.chunks[i]);
+    tokens += ours.size();
+    if (ours == theirs[i]) continue;
+    if (++mismatches <= 5) {
+      ADD_FAILURE() << "chunk " << i << ": " << describe_mismatch(tok, corpus.chunks[i], ours, theirs[i]);
+    }
+  }
+  auto t2 = std::chrono::steady_clock::now();
+  EXPECT_EQ(mismatches, 0u) << "of " << corpus.chunks.size() << " chunks";
+  std::cout << "[ compared ] " << tokens << " tokens; node " << std::chrono::duration<double>(t1 - t0).count()
+            << " s (incl. start-up), eprunner " << std::chrono::duration<double>(t2 - t1).count() << " s\n";
+}
+
+}  // namespace
+}  // namespace ep

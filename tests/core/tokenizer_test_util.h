@@ -1,0 +1,79 @@
+// Helpers shared by the tokenizer tests: the installed GPT-2 tokenizer, temporary
+// tokenizer directories, and file writing.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "core/tokenizer/bpe_tokenizer.h"
+#include "core/util/error.h"
+
+namespace ep::test {
+
+inline const std::filesystem::path kGpt2TokenizerDir = EP_TOKENIZER_DIR;
+
+// One load per test binary: vocab.json + merges.txt take ~100 ms to parse.
+inline const BpeTokenizer& gpt2_tokenizer() {
+  static const BpeTokenizer tokenizer = BpeTokenizer::load(kGpt2TokenizerDir);
+  return tokenizer;
+}
+
+inline std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  EXPECT_TRUE(in.good()) << "cannot read " << path;
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+inline void write_file(const std::filesystem::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+  ASSERT_TRUE(out.good()) << "cannot write " << path;
+}
+
+// A fresh empty directory under the system temp dir, removed when it goes out of scope.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& tag) {
+    static std::atomic<int> counter{0};
+    path_ = std::filesystem::temp_directory_path() /
+            ("ep-tok-" + tag + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Runs `load_or_use` and checks that it throws ep::Error whose message contains every
+// one of `needles` (file names, line numbers, field names).
+template <typename Fn>
+void expect_error_mentioning(Fn&& load_or_use, std::initializer_list<std::string> needles) {
+  try {
+    load_or_use();
+    ADD_FAILURE() << "expected ep::Error mentioning " << *needles.begin();
+  } catch (const ep::Error& e) {
+    std::string message = e.what();
+    for (const auto& needle : needles) {
+      EXPECT_NE(message.find(needle), std::string::npos) << "message lacks \"" << needle << "\": " << message;
+    }
+  }
+}
+
+}  // namespace ep::test
