@@ -7,12 +7,7 @@
 //     architecture model of the given size and GPT-2's vocabulary (50257). Also
 //     reports the time of one Adam step alone, to show where a step's time goes.
 // Prints one JSON line.
-//
-// bench/CMakeLists.txt links torch_* programs with ep_core only, so the two
-// experiments sources this program needs are compiled into it here. When the bench
-// links ep_experiments, drop these includes.
-#include "experiments/finetune.cpp"       // NOLINT(bugprone-suspicious-include)
-#include "experiments/seeded_shuffle.cpp"  // NOLINT(bugprone-suspicious-include)
+#include "experiments/finetune.h"
 
 #include <ATen/Parallel.h>
 #include <torch/version.h>
