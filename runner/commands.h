@@ -12,6 +12,14 @@ void add_plan_command(CLI::App& app);    // runner/cmd_plan.cpp
 void add_report_command(CLI::App& app);  // runner/cmd_report.cpp
 #ifdef EPRUNNER_WITH_MODELS
 void add_logits_command(CLI::App& app);
+// runner/cmd_run.cpp; argc/argv go to MPI_Init and the provenance.
+void add_run_command(CLI::App& app, int argc, char** argv);
 #endif
+
+// A command's non-error exit status other than 0 (e.g. "some cells failed").
+struct ExitCode {
+  int code;
+  explicit ExitCode(int c) : code(c) {}
+};
 
 }  // namespace ep::cli

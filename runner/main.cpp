@@ -1,7 +1,10 @@
 // eprunner: eigenpruning experiments. A thin main: build the CLI, parse, run one
 // subcommand, and turn an ep::Error into one clear line and a non-zero exit.
 #include <cstdio>
+#include <algorithm>
 #include <exception>
+#include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -17,11 +20,18 @@ int main(int argc, char** argv) {
   ep::cli::add_report_command(app);
 #ifdef EPRUNNER_WITH_MODELS
   ep::cli::add_logits_command(app);
+  ep::cli::add_run_command(app, argc, argv);
 #endif
+  // `eprunner grid.toml` (as in `mpirun -np 8 eprunner grid.toml`) means `eprunner run grid.toml`.
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (!args.empty() && args[0].size() > 5 && args[0].substr(args[0].size() - 5) == ".toml") args.insert(args.begin(), "run");
+  std::reverse(args.begin(), args.end());  // CLI11 parses a reversed vector
   try {
-    app.parse(argc, argv);
+    app.parse(args);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  } catch (const ep::cli::ExitCode& e) {
+    return e.code;
   } catch (const ep::Error& e) {
     std::fprintf(stderr, "eprunner: error: %s\n", e.what());
     return 1;

@@ -1,0 +1,92 @@
+// `eprunner run grid.toml [--out FILE] [--restart] [--threads N]` (also plain
+// `eprunner grid.toml`): runs every cell of a grid on the MPI world this process
+// belongs to and writes one results file. Exit status: 0 when every cell is done,
+// 1 when any failed (its error is in the results file), as in the summary line.
+#ifdef EPRUNNER_WITH_MODELS
+
+#include <csignal>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <ATen/Parallel.h>
+#include <spdlog/spdlog.h>
+
+#include "core/util/error.h"
+#include "distributed/mpi_env.h"
+#include "runner/cell_executor.h"
+#include "runner/cell_loop.h"
+#include "runner/commands.h"
+#include "runner/grid.h"
+#include "runner/progress.h"
+#include "runner/provenance.h"
+
+namespace ep::cli {
+namespace {
+
+struct RunArgs {
+  std::string grid;
+  std::string out;
+  bool restart = false;
+  int threads = 0;
+};
+
+// Ranks on this node share its cores: each gets cores / local ranks torch threads.
+int default_threads(MPI_Comm world) {
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  int local = 1;
+  if (const char* v = std::getenv("OMPI_COMM_WORLD_LOCAL_SIZE")) local = std::max(1, std::atoi(v));
+  else if (const char* s = std::getenv("SLURM_NTASKS_PER_NODE")) local = std::max(1, std::atoi(s));
+  (void)world;
+  return std::max(1, cores / local);
+}
+
+std::string devices_text(const grid::Grid& g, int world) {
+  return fmt::format("{} x {} rank{}", g.eigenprune.device, world, world == 1 ? "" : "s");
+}
+
+int run_grid(const RunArgs& a, int argc, char** argv) {
+  dist::MpiSession mpi(&argc, &argv);
+  const int world_rank = dist::comm_rank(MPI_COMM_WORLD);
+  const int world_size = dist::comm_size(MPI_COMM_WORLD);
+  runner::setup_logging(world_rank);
+
+  grid::Grid g = grid::load(a.grid);
+  if (!a.out.empty()) g.output = std::filesystem::absolute(a.out);
+
+  runner::ExecutorOptions eo;
+  eo.threads = a.threads > 0 ? a.threads : default_threads(MPI_COMM_WORLD);
+  at::set_num_threads(eo.threads);
+  if (world_rank == 0)
+    spdlog::info("grid {}: {} model(s) x {} task(s), {} rank(s), {} torch thread(s) per rank, results in {}",
+                 g.source.string(), g.models.size(), g.tasks.size(), world_size, eo.threads, g.output.string());
+
+  runner::LoopOptions lo;
+  lo.restart = a.restart;
+  lo.provenance = runner::make_provenance(g, argc, argv, devices_text(g, world_size));
+  const runner::LoopSummary s = runner::run_cells(g, MPI_COMM_WORLD, runner::make_cell_executor(eo), lo);
+  if (world_rank == 0)
+    spdlog::info("{} cell(s): {} done now, {} skipped (finished before), {} failed; results in {}", s.cells, s.done,
+                 s.skipped, s.failed, g.output.string());
+  return s.failed > 0 ? 1 : 0;
+}
+
+}  // namespace
+
+void add_run_command(CLI::App& app, int argc, char** argv) {
+  auto* cmd = app.add_subcommand("run", "Run a grid (under mpirun for several ranks) into one HDF5 file");
+  auto a = std::make_shared<RunArgs>();
+  cmd->add_option("grid", a->grid, "the grid file (docs/grid-format.md)")->required()->check(CLI::ExistingFile);
+  cmd->add_option("--out", a->out, "results file (overrides the grid's output)");
+  cmd->add_flag("--restart", a->restart, "recompute every cell (the old file is kept as FILE.bak)");
+  cmd->add_option("--threads", a->threads, "torch threads per rank (default: cores / ranks on the node)");
+  cmd->callback([a, argc, argv] {
+    const int rc = run_grid(*a, argc, argv);
+    if (rc != 0) throw ExitCode(rc);
+  });
+}
+
+}  // namespace ep::cli
+
+#endif  // EPRUNNER_WITH_MODELS
