@@ -33,7 +33,8 @@ Granularity granularity_from_name(std::string_view name);
 //   Lapack: at::linalg_svd(full_matrices=false) on the batch of blocks.
 //   Gram:   eigh of the smaller Gram matrix (AᵀA or AAᵀ), then the other factor
 //           from A v_i with s_i = ||A v_i||.
-//   Auto:   Gram, checked (reconstruction error); Lapack for blocks that fail.
+//   Auto:   Gram, checked (orthonormal eigenvectors, finite s); Lapack for blocks
+//           that fail the check.
 enum class SvdRoute { Auto, Lapack, Gram };
 std::string_view svd_route_name(SvdRoute r);  // "auto", "lapack", "gram"
 SvdRoute svd_route_from_name(std::string_view name);
