@@ -4,6 +4,8 @@
 // 1 when any failed (its error is in the results file), as in the summary line.
 #ifdef EPRUNNER_WITH_MODELS
 
+#include <dlfcn.h>
+
 #include <csignal>
 #include <cstdlib>
 #include <memory>
@@ -42,6 +44,15 @@ int default_threads(MPI_Comm world) {
   return std::max(1, cores / local);
 }
 
+// LibTorch's set_num_threads does not reach OpenBLAS, whose own pool follows the
+// cores a rank may run on (so it changes with mpirun's binding, which changes with
+// the number of ranks). BLAS results can differ in the last bits with the thread
+// count, so pin it to the torch count: the answer must not depend on -np.
+void set_blas_threads(int n) {
+  using SetThreads = void (*)(int);
+  if (auto f = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) f(n);
+}
+
 std::string devices_text(const grid::Grid& g, int world) {
   return fmt::format("{} x {} rank{}", g.eigenprune.device, world, world == 1 ? "" : "s");
 }
@@ -58,6 +69,7 @@ int run_grid(const RunArgs& a, int argc, char** argv) {
   runner::ExecutorOptions eo;
   eo.threads = a.threads > 0 ? a.threads : default_threads(MPI_COMM_WORLD);
   at::set_num_threads(eo.threads);
+  set_blas_threads(eo.threads);
   if (world_rank == 0)
     spdlog::info("grid {}: {} model(s) x {} task(s), {} rank(s), {} torch thread(s) per rank, results in {}",
                  g.source.string(), g.models.size(), g.tasks.size(), world_size, eo.threads, g.output.string());
