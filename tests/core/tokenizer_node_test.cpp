@@ -131,10 +131,17 @@ std::string describe_mismatch(const BpeTokenizer& tok, const std::string& text, 
          "\"\n  eprunner:      " + ids_around(ours, at) + "\n  gpt-tokenizer: " + ids_around(theirs, at);
 }
 
+// Both tests below may start at once under `ctest -j`: flock makes the second wait for
+// the first's install instead of running npm into the same folder concurrently.
 void install_gpt_tokenizer_if_missing() {
-  if (fs::exists(kNodeDir / "node_modules" / "gpt-tokenizer" / "package.json")) return;
-  std::string cmd = "npm install --prefix '" + kNodeDir.string() + "' --no-audit --no-fund --loglevel=error";
+  const fs::path marker = kNodeDir / "node_modules" / "gpt-tokenizer" / "package.json";
+  if (fs::exists(marker)) return;
+  std::string install = "test -f '" + marker.string() + "' || npm install --prefix '" + kNodeDir.string() +
+                        "' --no-audit --no-fund --loglevel=error";
+  std::string cmd = have_program("flock") ? "flock /tmp/eprunner-gpt-tokenizer-install.lock sh -c \"" + install + "\""
+                                          : install;
   ASSERT_EQ(std::system(cmd.c_str()), 0) << "failed: " << cmd;
+  ASSERT_TRUE(fs::exists(marker)) << "npm install did not install gpt-tokenizer: " << cmd;
 }
 
 TEST(TokenizerNode, GptTokenizerIsGpt2OnReferenceCases) {
