@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Failures a grid run must survive:
+# 1. kill -9 of one rank in the middle of a cell: mpirun exits non-zero; the rerun
+#    finishes the grid with every earlier cell intact and none computed twice.
+# 2. a grid naming a missing checkpoint: that cell records its error, the other
+#    cells finish, and the exit code is non-zero.
+# Usage: grid_failures.sh EPRUNNER_BIN SOURCE_DIR
+set -euo pipefail
+BIN=$1; SRC=$2
+PY=/usr/bin/python3
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+tmp=$(mktemp -d); trap 'pkill -9 -f "$tmp" 2>/dev/null || true; rm -rf "$tmp"' EXIT
+
+model() {  # $1 = name, $2 = seed
+  cat <<M
+[[models]]
+name = "$1"
+tokenizer = "$SRC/data/gpt2-tokenizer"
+[models.init]
+arch = "gpt2"
+layers = 2
+hidden = 32
+heads = 2
+max_positions = 16
+seed = $2
+M
+}
+
+# ---- 1. kill -9 in the middle of a cell --------------------------------------------
+{
+  echo 'seed = 3'; echo 'output = "kill.h5"'
+  model a 1; model b 2; model c 3
+  printf '[[tasks]]\nkind = "int-sum"\n[eigenprune]\np = [0.1]\nbatch_size = 8\n'
+} > "$tmp/kill.toml"
+out="$tmp/kill.h5"
+mpirun -np 2 "$BIN" run "$tmp/kill.toml" --threads 1 > "$tmp/kill1.log" 2>&1 &
+mpirun_pid=$!
+cells_done() { [ -f "$out" ] && $PY - "$out" <<'PY' 2>/dev/null || echo 0
+import sys, h5py
+with h5py.File(sys.argv[1], "r") as f:
+    print(sum(1 for c in f["cells"].values() if c.attrs["status"] == "done"))
+PY
+}
+for _ in $(seq 1 600); do
+  [ "$(cells_done)" -ge 1 ] && break
+  kill -0 $mpirun_pid 2>/dev/null || break
+  sleep 0.2
+done
+first=$(cells_done)
+[ "$first" -ge 1 ] && [ "$first" -lt 3 ] || { cat "$tmp/kill1.log"; echo "grid_failures.sh: expected a partly done grid, found $first cell(s)" >&2; exit 1; }
+# A rank that is computing a cell right now: kill -9 the last eprunner process.
+victim=$(pgrep -f "eprunner run $tmp/kill.toml" | tail -n 1)
+kill -9 "$victim"
+rc=0; wait $mpirun_pid || rc=$?
+[ "$rc" -ne 0 ] || { echo "grid_failures.sh: mpirun exited 0 after a rank was killed" >&2; exit 1; }
+echo "killed rank pid $victim after $first cell(s); mpirun exited $rc"
+# Remember the finished cells exactly as they were.
+$PY - "$out" > "$tmp/before.txt" <<'PY'
+import sys, h5py
+with h5py.File(sys.argv[1], "r") as f:
+    for n, c in sorted(f["cells"].items()):
+        if c.attrs["status"] == "done":
+            print(n, c.attrs["written_at"], c.attrs["run"], c["base/test"].attrs["accuracy"])
+PY
+timeout 600 mpirun -np 2 "$BIN" run "$tmp/kill.toml" --threads 1 > "$tmp/kill2.log" 2>&1 \
+  || { tail -n 30 "$tmp/kill2.log"; echo "grid_failures.sh: the rerun failed" >&2; exit 1; }
+grep -q "$first finished earlier" "$tmp/kill2.log" || { grep "finished earlier" "$tmp/kill2.log"; echo "grid_failures.sh: the rerun did not skip the $first finished cell(s)" >&2; exit 1; }
+$PY - "$out" "$tmp/before.txt" <<'PY'
+import sys, h5py
+before = [l.split() for l in open(sys.argv[2])]
+with h5py.File(sys.argv[1], "r") as f:
+    cells = f["cells"]
+    assert len(cells) == 3 and all(c.attrs["status"] == "done" for c in cells.values()), \
+        {n: c.attrs["status"] for n, c in cells.items()}
+    for n, written, run, acc in before:
+        c = cells[n]
+        # Written once, by the first run, and untouched by the rerun.
+        assert str(c.attrs["written_at"]) == written and str(c.attrs["run"]) == run, (n, written, c.attrs["written_at"])
+        assert repr(c["base/test"].attrs["accuracy"]) == acc or str(c["base/test"].attrs["accuracy"]) == acc
+    reruns = [n for n, c in cells.items() if c.attrs["run"] == 1]
+    assert len(reruns) == 3 - len(before), reruns
+print("kill -9: earlier cells intact, the rest computed once by the rerun")
+PY
+
+# ---- 2. a missing checkpoint ----------------------------------------------------------
+{
+  echo 'seed = 3'; echo 'output = "missing.h5"'
+  printf '[[models]]\nname = "ghost"\npath = "%s/no-such-model"\ntokenizer = "%s/data/gpt2-tokenizer"\n' "$tmp" "$SRC"
+  model a 1
+  printf '[[tasks]]\nkind = "int-mult"\n[eigenprune]\np = [0.1]\nbatch_size = 8\n'
+} > "$tmp/missing.toml"
+rc=0; timeout 600 mpirun -np 2 "$BIN" run "$tmp/missing.toml" --threads 1 > "$tmp/missing.log" 2>&1 || rc=$?
+[ "$rc" -ne 0 ] || { echo "grid_failures.sh: a failed cell must make the exit code non-zero" >&2; exit 1; }
+$PY - "$tmp/missing.h5" "$tmp/no-such-model" <<'PY'
+import sys, h5py
+with h5py.File(sys.argv[1], "r") as f:
+    ghost, ok = f["cells/ghost__int-mult"], f["cells/a__int-mult"]
+    assert ghost.attrs["status"] == "error", ghost.attrs["status"]
+    assert sys.argv[2] in ghost.attrs["error"], ghost.attrs["error"]
+    assert ok.attrs["status"] == "done", ok.attrs["error"]
+    print("missing checkpoint: error recorded:", ghost.attrs["error"])
+PY
+echo "grid_failures.sh: OK"
