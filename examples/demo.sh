@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The embedded default job (run by scripts/demo once eprunner is built):
+#   examples/demo.toml with 2 MPI ranks -> build/demo/demo-results.h5,
+#   then the report table, the paper-style tables and the plots.
+# The model is a small GPT-2-architecture model trained from random weights on the
+# arithmetic tasks by the grid itself, not pretrained GPT-2: its numbers show the
+# pipeline working, not the paper's results.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${EPRUNNER_BIN:-build/runner/eprunner}
+OUT=build/demo
+mkdir -p "$OUT"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+# Each rank gets one of the two cores; spinning OpenMP threads would only fight.
+export OMP_WAIT_POLICY=PASSIVE
+
+echo "== eigenpruning a small random-init GPT-2-architecture model trained on INT-SUM and INT-MULT (2 MPI ranks)"
+start=$(date +%s)
+mpirun -np 2 --oversubscribe "$BIN" run examples/demo.toml --out "$OUT/demo-results.h5" --restart --threads 1
+echo "== done in $(( $(date +%s) - start )) s; results: $OUT/demo-results.h5"
+echo
+"$BIN" report "$OUT/demo-results.h5"
+echo
+PY=/usr/bin/python3   # Debian's python3 has h5py, numpy and matplotlib
+if "$PY" -c 'import h5py, matplotlib' 2>/dev/null; then
+  "$PY" analysis/tables.py "$OUT/demo-results.h5" --format md
+  echo
+  "$PY" analysis/plots.py "$OUT/demo-results.h5" --out "$OUT/plots"
+  echo "== plots written to $OUT/plots/"
+fi
