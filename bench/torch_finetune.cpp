@@ -9,6 +9,10 @@
 // Prints one JSON line.
 #include "experiments/finetune.h"
 
+#include <torch/torch.h>
+
+#include "core/util/error.h"
+
 #include <ATen/Parallel.h>
 #include <torch/version.h>
 
