@@ -138,8 +138,11 @@ torch::Tensor Scorer::deltas(const Prepared& p, const torch::Tensor& gu, const t
   if (opts_.reduce == PositionReduce::Sum) {
     reduced = (per_position * valid.to(per_position.scalar_type())).sum(1);  // [B, nb, r]
   } else {
-    // The last position is real for both (left padding), so the max is finite.
-    reduced = per_position.masked_fill(~valid, -std::numeric_limits<double>::infinity()).amax(1);
+    // With left padding the last position is real for both, so the max is finite;
+    // a pair without a common real position stays -inf (never the running max).
+    const double neg_inf = -std::numeric_limits<double>::infinity();
+    reduced = per_position.masked_fill(~valid, neg_inf).amax(1);
+    return at::where(reduced == neg_inf, reduced, reduced * p.s);  // not 0 · -inf = NaN
   }
   return reduced * p.s;  // s >= 0 commutes with the max
 }
@@ -192,10 +195,7 @@ void Scorer::accumulate_counts(const torch::Tensor& mask, ScoreState& state) con
 void Scorer::score_batch(CausalLM& model, const Batch& batch, const torch::Tensor& targets,
                          ScoreState& state) const {
   const int64_t B = batch.input_ids.size(0), T = batch.input_ids.size(1);
-  if (batch.attention_mask.defined()) {
-    EP_CHECK(batch.attention_mask.select(1, T - 1).all().item<bool>(),
-             "scoring needs left-padded batches: the last position must be a real token in every row");
-  }
+  // Left padding (a real last token in every row) is checked by forward(Last).
   at::AutoGradMode grad_on(true);
   Taps taps;
   for (const auto& p : prepared_) taps.at.push_back(p.matrix);
