@@ -28,13 +28,18 @@ done
 "$PY" - "$TMP" $MODES <<'PYEOF'
 import json, statistics, sys
 tmp, modes = sys.argv[1], sys.argv[2:]
-# Wall-clock tokens/s, and CPU seconds per iteration (all threads; robust to other load).
-print("# mode    C++ tokens/s  Python tokens/s  C++/Python | C++ cpu s/iter  Python cpu s/iter  Python/C++   (medians of rounds)")
-med = lambda f, k: statistics.median(json.loads(l)[k] for l in open(f))
+# Wall-clock tokens/s (median of rounds); the best iteration of all rounds (least disturbed
+# by other load on the machine); CPU seconds per iteration (all threads).
+print("# mode    C++ tok/s  Py tok/s  C++/Py | best s/iter C++  Py  Py/C++ | cpu s/iter C++  Py  Py/C++")
+runs = lambda f: [json.loads(l) for l in open(f)]
 for m in modes:
-    c, p = med(f"{tmp}/cpp.{m}", "tokens_per_s"), med(f"{tmp}/py.{m}", "tokens_per_s")
-    cc, pc = med(f"{tmp}/cpp.{m}", "cpu_s_per_iter_median"), med(f"{tmp}/py.{m}", "cpu_s_per_iter_median")
-    print(f"  {m:6s} {c:13.1f} {p:16.1f} {c / p:11.3f} | {cc:14.3f} {pc:18.3f} {pc / cc:11.3f}")
+    c, p = runs(f"{tmp}/cpp.{m}"), runs(f"{tmp}/py.{m}")
+    med = lambda rs, k: statistics.median(r[k] for r in rs)
+    best = lambda rs: min(r["s_per_iter_min"] for r in rs)
+    ct, pt = med(c, "tokens_per_s"), med(p, "tokens_per_s")
+    cb, pb = best(c), best(p)
+    cc, pc = med(c, "cpu_s_per_iter_median"), med(p, "cpu_s_per_iter_median")
+    print(f"  {m:6s} {ct:9.1f} {pt:9.1f} {ct / pt:7.3f} | {cb:15.3f} {pb:5.3f} {pb / cb:6.3f} | {cc:14.3f} {pc:5.3f} {pc / cc:6.3f}")
 PYEOF
 
 echo "# peak resident memory while loading a GPT-2-small checkpoint (fresh process each)"
