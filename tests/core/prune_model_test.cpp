@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <string>
 
 #include "core/prune/batching.h"
@@ -65,6 +66,29 @@ ScoreState score_all(CausalLM& model, const std::vector<Decomposition>& decs, co
   auto state = scorer.make_state(model.device());
   score_examples(model, scorer, e.prompts, e.answers, batches, 0, state);
   return state;
+}
+
+// ---- decomposition of a model's matrices ---------------------------------------------
+
+TEST(Eigenprune, DecomposesModelMatricesWithKindMajorGlobalIndices) {
+  auto model = load("tiny-gpt2");
+  auto decs = decompose(*model, {MatrixKind::K, MatrixKind::O}, {});
+  ASSERT_EQ(decs.size(), 4u);  // k.0, k.1, o.0, o.1
+  EXPECT_EQ(decs[1].matrix.name(), "k.1");
+  EXPECT_EQ(decs[2].matrix.name(), "o.0");
+  EXPECT_EQ(decs[2].offset, 2 * 4 * 16);  // 2 layers x 4 heads x 16 components
+  EXPECT_EQ(total_components(decs), 4 * 4 * 16);
+  auto id = locate_component(decs, decs[3].offset + 2 * 16 + 5);
+  EXPECT_EQ(id.kind, MatrixKind::O);
+  EXPECT_EQ(id.layer, 1);
+  EXPECT_EQ(id.block, 2);
+  EXPECT_EQ(id.index, 5);
+  for (const auto& d : decs) {
+    auto a = model->weight(d.matrix).to(at::kDouble);
+    auto usv = at::matmul(d.u.to(at::kDouble) * d.s.to(at::kDouble).unsqueeze(-2),
+                          d.v.to(at::kDouble).transpose(-2, -1));
+    EXPECT_CLOSE(join_blocks(usv, d.layout), a, 1e-6);  // U, S, V stored in float32
+  }
 }
 
 // ---- the estimate is right to first order ----------------------------------------
@@ -273,6 +297,35 @@ TEST(Eigenprune, ShardedScoringMergesToTheSinglePassState) {
     for (const auto& p : train.prompts) n += static_cast<double>(p.size());
     return n;
   }());
+}
+
+// ---- CUDA against CPU (runs where a GPU is present) ---------------------------------
+
+TEST(Eigenprune, CudaMatchesCpu) {
+  if (!at::hasCUDA()) GTEST_SKIP() << "no CUDA device";
+  auto train = make_examples(12, 151), test = make_examples(6, 152);
+  std::vector<ScoreState> states;
+  std::vector<at::Tensor> pruned;
+  std::vector<std::vector<int64_t>> chosen;
+  for (auto dev : {torch::Device(torch::kCPU), torch::Device(torch::kCUDA)}) {
+    LoadOptions opts;
+    opts.device = dev;
+    auto model = load_causal_lm(std::filesystem::path(EP_TEST_DATA_DIR) / "fixtures" / "tiny-phi", opts);
+    auto s = score_fixture(*model, {MatrixKind::K, MatrixKind::MlpIn}, train);
+    chosen.push_back(select_lowest(s.state.max_delta(), 0.1));
+    // Both devices freeze the CPU's choice (near-ties may order differently), each
+    // with its own decomposition and state.
+    ScopedFreeze freeze(*model, s.decs, s.state, chosen.front());
+    pruned.push_back(last_logits(*model, test).cpu());
+    states.push_back(std::move(s.state));
+  }
+  EXPECT_CLOSE(states[1].max_delta(), states[0].max_delta(), 1e-3);
+  EXPECT_CLOSE(states[1].sums(), states[0].sums(), 1e-5);
+  EXPECT_CLOSE(pruned[1], pruned[0], 1e-3);
+  std::set<int64_t> cpu(chosen[0].begin(), chosen[0].end());
+  size_t same = 0;
+  for (int64_t i : chosen[1]) same += cpu.count(i);
+  EXPECT_GE(same, chosen[0].size() * 9 / 10) << "CPU and CUDA chose different components";
 }
 
 // ---- evaluation ----------------------------------------------------------------------
