@@ -100,15 +100,43 @@ CellResult execute_cell(const grid::Grid& grid, const Cell& cell, const GroupCon
   return r;
 }
 
+bool stop_requested(const std::atomic<bool>* stop) { return stop && stop->load(); }
+
+// Stop requested (LoopOptions::stop): take every cell still queued and hand it
+// back unstarted (an empty result), until the queue says "no more". The other
+// groups then hear "no more" at their next request, so the whole run winds down
+// at cell boundaries without a world-wide collective.
+void abandon_queue(dist::WorkQueueClient& client) {
+  int n = 0;
+  while (auto id = client.next(-1)) {
+    client.submit(*id, {});
+    ++n;
+  }
+  if (n > 0) spdlog::warn("stop requested: {} queued cell(s) not started; rerun to compute them", n);
+}
+
 // A group's life: the leader asks for cells, tells the members, everyone runs the
-// executor, the leader sends the result to rank 0. Ends when the queue is empty.
+// executor, the leader sends the result to rank 0. Ends when the queue is empty,
+// or at a cell boundary after a stop request (the leader decides for its group).
 void run_group(const grid::Grid& grid, const std::vector<Cell>& cells, const GroupContext& ctx,
-               const GroupLayout& layout, const CellExecutor& execute, MPI_Comm queue_comm) {
+               const GroupLayout& layout, const CellExecutor& execute, MPI_Comm queue_comm,
+               const std::atomic<bool>* stop) {
   dist::WorkQueueClient client(queue_comm);
   int held_model = -1;
   for (;;) {
+    // Cell boundary: does any rank of the group want to stop? (A signal may reach
+    // only some ranks; the group must still leave together.)
+    int stop_here = stop_requested(stop) ? 1 : 0, stop_any = 0;
+    MPI_Request sreq;
+    EP_MPICHECK(MPI_Iallreduce(&stop_here, &stop_any, 1, MPI_INT, MPI_MAX, ctx.group, &sreq));
+    dist::wait_politely(sreq);
     int64_t id = -1;
-    if (ctx.group_rank == 0) id = client.next(held_model).value_or(-1);
+    if (ctx.group_rank == 0) {
+      if (stop_any)
+        abandon_queue(client);  // id stays -1: the members leave with the leader
+      else
+        id = client.next(held_model).value_or(-1);
+    }
     MPI_Request req;
     EP_MPICHECK(MPI_Ibcast(&id, 1, MPI_INT64_T, 0, ctx.group, &req));
     dist::wait_politely(req);
@@ -134,11 +162,22 @@ Rank0Setup prepare_rank0(const grid::Grid& grid, const std::vector<Cell>& cells,
   if (!opts.restart && std::filesystem::exists(grid.output)) finished = open_results_reader(grid.output)->finished();
   std::vector<std::string> changed;
   s.todo = cells_to_run(cells, finished, opts.restart, &changed);
+  if (opts.only_cell) {  // `run --cell I`: the rest of the grid is not this run's business
+    const int only = *opts.only_cell;
+    EP_CHECK(only >= 0 && only < static_cast<int>(cells.size()), "--cell {}: the grid has cells 0..{}", only,
+             cells.size() - 1);
+    std::vector<Cell> one;
+    for (const Cell& c : s.todo)
+      if (c.index == only) one.push_back(c);
+    if (one.empty()) spdlog::info("cell {} ({}) is finished in {}", only, cells[only].name, grid.output.string());
+    s.todo = std::move(one);
+  }
   for (const auto& name : changed)
     spdlog::warn("cell {} is in {} but its settings changed since; computing it again", name,
                  grid.output.string());
-  spdlog::info("{} cells: {} finished earlier, {} to run; results in {}", cells.size(), cells.size() - s.todo.size(),
-               s.todo.size(), grid.output.string());
+  if (!opts.only_cell)
+    spdlog::info("{} cells: {} finished earlier, {} to run; results in {}", cells.size(),
+                 cells.size() - s.todo.size(), s.todo.size(), grid.output.string());
   s.writer = open_results_h5(grid.output, provenance, opts.restart);
   return s;
 }
@@ -171,7 +210,7 @@ LoopSummary run_cells(const grid::Grid& grid, MPI_Comm world, const CellExecutor
   // Rank 0 sets up; if that fails every rank must hear it, or they would wait for
   // cells forever.
   LoopSummary summary;
-  summary.cells = static_cast<int>(cells.size());
+  summary.cells = opts.only_cell ? 1 : static_cast<int>(cells.size());
   Rank0Setup setup;
   std::string failure;
   if (world_rank == 0) {
@@ -195,6 +234,10 @@ LoopSummary run_cells(const grid::Grid& grid, MPI_Comm world, const CellExecutor
     Progress* prog = progress.get();
     server = std::make_unique<dist::WorkQueueServer>(
         queue.get(), std::move(items), layout.n_groups, [writer, prog, &summary](int, std::vector<uint8_t> bytes) {
+          if (bytes.empty()) {  // handed back unstarted after a stop request (abandon_queue)
+            ++summary.interrupted;
+            return;
+          }
           CellResult c = decode_cell(bytes);
           writer->write_cell(c);
           (c.status == "done" ? summary.done : summary.failed)++;
@@ -213,7 +256,7 @@ LoopSummary run_cells(const grid::Grid& grid, MPI_Comm world, const CellExecutor
     ctx.group_rank = layout.rank_in_group(world_rank);
     ctx.group_size = layout.ranks_per_cell;
     ctx.progress = progress.get();
-    run_group(grid, cells, ctx, layout, execute, queue.get());
+    run_group(grid, cells, ctx, layout, execute, queue.get(), opts.stop);
   }
 
   if (world_rank == 0) {
@@ -221,8 +264,13 @@ LoopSummary run_cells(const grid::Grid& grid, MPI_Comm world, const CellExecutor
       server->wait();
       setup.writer->finish(utc_now());
       progress->close();
-      spdlog::info("run finished: {} done, {} failed, {} skipped; results in {}", summary.done, summary.failed,
-                   summary.skipped, grid.output.string());
+      if (summary.interrupted > 0)
+        spdlog::warn("run stopped on request: {} done, {} failed, {} skipped, {} not started (rerun to continue); "
+                     "results in {}", summary.done, summary.failed, summary.skipped, summary.interrupted,
+                     grid.output.string());
+      else
+        spdlog::info("run finished: {} done, {} failed, {} skipped; results in {}", summary.done, summary.failed,
+                     summary.skipped, grid.output.string());
     } catch (const std::exception& e) {
       failure = e.what();
     }
@@ -230,11 +278,11 @@ LoopSummary run_cells(const grid::Grid& grid, MPI_Comm world, const CellExecutor
   polite_barrier(world);
   failure = broadcast_string(world, failure);
   EP_CHECK(failure.empty(), "results could not be saved: {}", failure);
-  int counts[4] = {summary.cells, summary.skipped, summary.done, summary.failed};
+  int counts[5] = {summary.cells, summary.skipped, summary.done, summary.failed, summary.interrupted};
   MPI_Request req;
-  EP_MPICHECK(MPI_Ibcast(counts, 4, MPI_INT, 0, world, &req));
+  EP_MPICHECK(MPI_Ibcast(counts, 5, MPI_INT, 0, world, &req));
   dist::wait_politely(req);
-  return {counts[0], counts[1], counts[2], counts[3]};
+  return {counts[0], counts[1], counts[2], counts[3], counts[4]};
 }
 
 }  // namespace ep::runner

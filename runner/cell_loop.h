@@ -12,7 +12,9 @@
 // are ignored; the leader's is the cell's result.
 #pragma once
 
+#include <atomic>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include <mpi.h>
@@ -43,13 +45,24 @@ using CellExecutor = std::function<CellResult(const grid::Grid&, const Cell&, co
 struct LoopOptions {
   bool restart = false;    // recompute every cell (the old file becomes <output>.bak)
   Provenance provenance;   // grid text, versions, devices... (world rank 0's is written)
+  // Only this cell (grid index), e.g. one Slurm array task per cell; the others
+  // are neither run nor counted as skipped.
+  std::optional<int> only_cell;
+  // Stop request, set asynchronously (cmd_run.cpp's SIGUSR1/SIGTERM handler). Read
+  // at cell boundaries only: a group finishes (and the writer saves) the cell it
+  // is computing, then starts no new one. A group stops when any of its ranks saw
+  // the flag, and its leader drains the queue, so every other group stops at its
+  // next boundary too: the signal may reach only some ranks, and no rank is left
+  // waiting in a collective. The cells not started count as `interrupted`.
+  const std::atomic<bool>* stop = nullptr;
 };
 
 struct LoopSummary {
-  int cells = 0;     // in the grid
-  int skipped = 0;   // finished in an earlier run
-  int done = 0;      // computed now, status "done"
-  int failed = 0;    // computed now, status "error"
+  int cells = 0;        // in the grid (1 with only_cell)
+  int skipped = 0;      // finished in an earlier run
+  int done = 0;         // computed now, status "done"
+  int failed = 0;       // computed now, status "error"
+  int interrupted = 0;  // not started because of a stop request; a rerun computes them
 };
 
 // Collective over `world`. Needs MPI_THREAD_MULTIPLE when world has more than one

@@ -1,11 +1,15 @@
-// `eprunner run grid.toml [--out FILE] [--restart] [--threads N]` (also plain
-// `eprunner grid.toml`): runs every cell of a grid on the MPI world this process
-// belongs to and writes one results file. Exit status: 0 when every cell is done,
-// 1 when any failed (its error is in the results file), as in the summary line.
+// `eprunner run grid.toml [--out FILE] [--restart] [--threads N] [--cell I]` (also
+// plain `eprunner grid.toml`): runs every cell of a grid (or only cell I) on the MPI
+// world this process belongs to and writes one results file. Exit status: 0 when
+// every cell is done, 1 when any failed (its error is in the results file), as in
+// the summary line; kExitInterrupted (75) when SIGUSR1 or SIGTERM stopped the run
+// before the end (finished cells are saved; rerun to continue).
 #ifdef EPRUNNER_WITH_MODELS
 
 #include <dlfcn.h>
+#include <signal.h>
 
+#include <atomic>
 #include <csignal>
 #include <cstdlib>
 #include <memory>
@@ -32,7 +36,35 @@ struct RunArgs {
   std::string out;
   bool restart = false;
   int threads = 0;
+  int cell = -1;  // >= 0: only this cell (a Slurm array task)
 };
+
+// SIGUSR1 (Slurm's warning before the time limit, forwarded by the batch script
+// through srun/mpirun) and SIGTERM (scancel, scontrol requeue, mpirun's abort) ask
+// the run to stop at the next cell boundary (cell_loop.h LoopOptions::stop): the
+// cells in progress finish and are saved, no new cell starts, exit 75. A second
+// SIGTERM ends the process at once (the results file is crash-safe). A lock-free
+// atomic store is async-signal-safe.
+std::atomic<bool> g_stop{false};
+static_assert(std::atomic<bool>::is_always_lock_free);
+
+extern "C" void on_stop_signal(int sig) {
+  if (sig == SIGTERM && g_stop.load()) {
+    std::signal(SIGTERM, SIG_DFL);
+    std::raise(SIGTERM);
+    return;
+  }
+  g_stop.store(true);
+}
+
+void install_stop_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;  // slow system calls resume instead of failing with EINTR
+  sigaction(SIGUSR1, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
 
 // Ranks on this node share its cores: each gets cores / local ranks torch threads.
 int default_threads(MPI_Comm world) {
@@ -63,8 +95,12 @@ int run_grid(const RunArgs& a, int argc, char** argv) {
   const int world_size = dist::comm_size(MPI_COMM_WORLD);
   runner::setup_logging(world_rank);
 
+  install_stop_handlers();  // after MPI_Init, so no MPI library handler replaces ours
+
   grid::Grid g = grid::load(a.grid);
   if (!a.out.empty()) g.output = std::filesystem::absolute(a.out);
+  // One cell: every rank joins one group (results do not depend on the group size).
+  if (a.cell >= 0) g.layout.ranks_per_cell = world_size;
 
   runner::ExecutorOptions eo;
   eo.threads = a.threads > 0 ? a.threads : default_threads(MPI_COMM_WORLD);
@@ -76,14 +112,21 @@ int run_grid(const RunArgs& a, int argc, char** argv) {
 
   runner::LoopOptions lo;
   lo.restart = a.restart;
+  if (a.cell >= 0) lo.only_cell = a.cell;
+  lo.stop = &g_stop;
   lo.provenance = runner::make_provenance(g, argc, argv, devices_text(g, world_size));
   const runner::LoopSummary s = runner::run_cells(g, MPI_COMM_WORLD, runner::make_cell_executor(eo), lo);
   if (world_rank == 0)
-    spdlog::info("{} cell(s): {} done now, {} skipped (finished before), {} failed; results in {}", s.cells, s.done,
-                 s.skipped, s.failed, g.output.string());
+    spdlog::info("{} cell(s): {} done now, {} skipped (finished before), {} failed{}; results in {}", s.cells, s.done,
+                 s.skipped, s.failed,
+                 s.interrupted ? fmt::format(", {} not started (stopped by a signal; rerun to continue)", s.interrupted)
+                               : "",
+                 g.output.string());
   // Only world rank 0 reports failed cells in its exit status: a non-zero exit of
   // another rank makes mpirun kill the rest, possibly rank 0 while it writes.
-  return world_rank == 0 && s.failed > 0 ? 1 : 0;
+  if (world_rank != 0) return 0;
+  if (s.interrupted > 0) return kExitInterrupted;
+  return s.failed > 0 ? 1 : 0;
 }
 
 }  // namespace
@@ -95,6 +138,8 @@ void add_run_command(CLI::App& app, int argc, char** argv) {
   cmd->add_option("--out", a->out, "results file (overrides the grid's output)");
   cmd->add_flag("--restart", a->restart, "recompute every cell (the old file is kept as FILE.bak)");
   cmd->add_option("--threads", a->threads, "torch threads per rank (default: cores / ranks on the node)");
+  cmd->add_option("--cell", a->cell, "only this cell (grid index, as `eprunner plan` lists; all ranks in one group)")
+      ->check(CLI::NonNegativeNumber);
   cmd->callback([a, argc, argv] {
     const int rc = run_grid(*a, argc, argv);
     if (rc != 0) throw ExitCode(rc);

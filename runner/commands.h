@@ -10,11 +10,20 @@ namespace ep::cli {
 void add_tokenize_command(CLI::App& app);
 void add_plan_command(CLI::App& app);    // runner/cmd_plan.cpp
 void add_report_command(CLI::App& app);  // runner/cmd_report.cpp
+void add_slurm_command(CLI::App& app);   // runner/cmd_slurm.cpp: sbatch scripts (slurm/)
+void add_merge_command(CLI::App& app);   // runner/cmd_merge.cpp: cell files into one results file
 #ifdef EPRUNNER_WITH_MODELS
 void add_logits_command(CLI::App& app);
 // runner/cmd_run.cpp; argc/argv go to MPI_Init and the provenance.
 void add_run_command(CLI::App& app, int argc, char** argv);
 #endif
+
+// `eprunner run` stopped by SIGUSR1/SIGTERM before the grid was finished: every
+// cell it finished is saved, rerun to continue. 75 is sysexits.h's EX_TEMPFAIL
+// ("try again later"); distinct from 1 (a cell failed), 2 (internal error) and
+// the queue server's MPI_Abort code (3). The Slurm batch scripts requeue the job
+// on it (slurm/sbatch.h kRunExitInterrupted must equal it).
+inline constexpr int kExitInterrupted = 75;
 
 // A command's non-error exit status other than 0 (e.g. "some cells failed").
 struct ExitCode {

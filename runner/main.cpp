@@ -18,6 +18,8 @@ int main(int argc, char** argv) {
   ep::cli::add_tokenize_command(app);
   ep::cli::add_plan_command(app);
   ep::cli::add_report_command(app);
+  ep::cli::add_merge_command(app);
+  ep::cli::add_slurm_command(app);
 #ifdef EPRUNNER_WITH_MODELS
   ep::cli::add_logits_command(app);
   ep::cli::add_run_command(app, argc, argv);

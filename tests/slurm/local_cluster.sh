@@ -41,7 +41,9 @@ SlurmdPort=$((port + 1))
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
-AuthInfo=socket=$dir/munge/munge.socket
+# cred_expire: a requeued job may start again this many seconds after the requeue
+# (default 120); short, so the requeue tests do not wait two minutes.
+AuthInfo=socket=$dir/munge/munge.socket,cred_expire=5
 CredType=cred/munge
 StateSaveLocation=$dir/state
 SlurmdSpoolDir=$dir/spool
@@ -56,6 +58,8 @@ SelectTypeParameters=CR_Core
 MpiDefault=pmix
 ReturnToService=2
 SchedulerType=sched/backfill
+# Run the main scheduler every second (a requeued job becomes eligible between events).
+SchedulerParameters=sched_interval=1
 JobRequeue=1
 KillWait=5
 MinJobAge=300

@@ -1,0 +1,257 @@
+// `eprunner merge OUT.h5 [CELL_FILES...] [--from DIR] [--grid grid.toml]`: copies the
+// cells of other results files (the cell files of a Slurm array, `eprunner run
+// --cell I --out cell_I.h5`) into OUT through the ordinary writer, so OUT is as
+// crash-safe as during a run (one copy + rename per cell; results_h5.cpp).
+//
+//   - a cell OUT already holds as "done" with the same fingerprint is skipped;
+//   - with --grid, only cells of that grid with its current fingerprint are taken,
+//     and the exit status is 1 while any grid cell is not done in OUT (each named);
+//   - a "done" copy wins over an "error" one when several files hold a cell.
+//
+// Provenance: every source run that computed a copied cell becomes a run of OUT
+// (/runs/<k> with that run's hosts, command line, versions, start and end), and the
+// cell's `run` points to it; a last run records the merge itself (the root
+// attributes). Only `written_at` is new: it says when the cell entered OUT.
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <optional>
+
+#include <fmt/format.h>
+
+#include "core/util/error.h"
+#include "runner/commands.h"
+#include "runner/grid.h"
+#include "runner/h5_util.h"
+#include "runner/provenance.h"
+#include "runner/results_file.h"
+#include "runner/schedule.h"
+
+namespace ep::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using runner::CellSummary;
+using runner::Provenance;
+
+struct MergeArgs {
+  std::string out;
+  std::vector<std::string> files;
+  std::string from;
+  std::string grid;
+};
+
+// Provenance of run `k` of a results file (/runs/<k>), or its root's when absent.
+Provenance read_run(const fs::path& file, int64_t k, const runner::ResultsReader& reader) {
+  namespace h5 = runner::h5;
+  h5::Handle f = h5::open_file(file, false);
+  const std::string name = "runs/" + std::to_string(k);
+  if (!h5::exists(f, "runs") || !h5::exists(h5::open_group(f, "runs"), std::to_string(k))) return reader.provenance();
+  h5::Handle g = h5::open_group(f, name);
+  Provenance p;
+  p.grid_text = h5::read_string_attr(g, "grid");
+  p.grid_path = h5::read_string_attr(g, "grid_path");
+  p.eprunner_version = h5::read_string_attr(g, "eprunner_version");
+  p.git_commit = h5::read_string_attr(g, "git_commit");
+  p.command_line = h5::read_string_attr(g, "command_line");
+  p.world_size = static_cast<int>(h5::read_int_attr(g, "world_size", 1));
+  p.devices = h5::read_string_attr(g, "devices");
+  p.hosts = h5::read_string_attr(g, "hosts");
+  p.torch_version = h5::read_string_attr(g, "torch_version");
+  p.mpi_version = h5::read_string_attr(g, "mpi_version");
+  p.started_at = h5::read_string_attr(g, "started_at");
+  p.ended_at = h5::read_string_attr(g, "ended_at");
+  return p;
+}
+
+int64_t cell_run(const fs::path& file, const std::string& cell) {
+  namespace h5 = runner::h5;
+  h5::Handle f = h5::open_file(file, false);
+  return h5::read_int_attr(h5::open_group(f, "cells/" + cell), "run");
+}
+
+bool same_file(const fs::path& a, const fs::path& b) {
+  std::error_code ec;
+  return fs::exists(a) && fs::exists(b) && fs::equivalent(a, b, ec);
+}
+
+std::vector<fs::path> source_files(const MergeArgs& a, const fs::path& out) {
+  std::vector<fs::path> files;
+  for (const auto& f : a.files) {
+    EP_CHECK(fs::is_regular_file(f), "cell file '{}' does not exist", f);
+    files.emplace_back(f);
+  }
+  if (!a.from.empty()) {
+    EP_CHECK(fs::is_directory(a.from), "--from '{}' is not a folder", a.from);
+    std::vector<fs::path> found;
+    for (const auto& e : fs::directory_iterator(a.from))
+      if (e.is_regular_file() && e.path().extension() == ".h5") found.push_back(e.path());
+    std::sort(found.begin(), found.end());
+    files.insert(files.end(), found.begin(), found.end());
+  }
+  files.erase(std::remove_if(files.begin(), files.end(), [&](const fs::path& f) { return same_file(f, out); }),
+              files.end());
+  return files;
+}
+
+// A cell chosen for copying, and where it comes from.
+struct Pick {
+  fs::path file;
+  CellSummary cell;
+  int grid_index = -1;  // its index in --grid, when given
+};
+
+std::string hostname() {
+  char buf[256] = {0};
+  gethostname(buf, sizeof(buf) - 1);
+  return buf;
+}
+
+int run_merge(const MergeArgs& a, const std::vector<std::string>& argv) {
+  const fs::path out = fs::absolute(a.out);
+  std::optional<grid::Grid> g;
+  std::map<std::string, runner::Cell> grid_cells;  // by name
+  if (!a.grid.empty()) {
+    g = grid::load(a.grid);
+    for (const auto& c : runner::make_cells(*g)) grid_cells[c.name] = c;
+  }
+  const std::vector<fs::path> files = source_files(a, out);
+  EP_CHECK(!files.empty() || g, "nothing to merge: give cell files or --from DIR");
+
+  std::map<std::string, CellSummary> in_out;  // what OUT holds now
+  if (fs::exists(out))
+    for (const auto& c : runner::open_results_reader(out)->cells()) in_out[c.name] = c;
+
+  // Choose one copy per cell: the grid's settings only (with --grid), done over error.
+  std::map<std::string, Pick> picks;
+  int foreign = 0, unreadable = 0;
+  for (const auto& file : files) {
+    std::vector<CellSummary> cells;
+    try {
+      cells = runner::open_results_reader(file)->cells();
+    } catch (const std::exception& e) {
+      std::cerr << "merge: skipping " << file.string() << ": " << e.what() << "\n";
+      ++unreadable;
+      continue;
+    }
+    for (const auto& c : cells) {
+      int index = -1;
+      if (g) {
+        auto it = grid_cells.find(c.name);
+        if (it == grid_cells.end() || it->second.fingerprint != c.fingerprint) {
+          std::cerr << fmt::format("merge: {} in {} is {} this grid; skipped\n", c.name, file.string(),
+                                   it == grid_cells.end() ? "not a cell of" : "from other settings than");
+          ++foreign;
+          continue;
+        }
+        index = it->second.index;
+      }
+      auto have = picks.find(c.name);
+      if (have == picks.end() || (have->second.cell.status != "done" && c.status == "done"))
+        picks[c.name] = Pick{file, c, index};
+    }
+  }
+
+  // Drop what OUT already holds: done with the same fingerprint.
+  int already = 0;
+  std::map<std::pair<fs::path, int64_t>, std::vector<Pick>> by_run;  // (file, run k) -> cells
+  for (const auto& [name, p] : picks) {
+    auto it = in_out.find(name);
+    if (it != in_out.end() && it->second.status == "done") {
+      if (it->second.fingerprint == p.cell.fingerprint) {
+        ++already;
+        continue;
+      }
+      if (p.cell.status != "done") {  // a failure does not replace a result, even one from other settings
+        std::cerr << fmt::format("merge: {} failed in {}; keeping the result {} holds\n", name, p.file.string(),
+                                 out.string());
+        continue;
+      }
+    }
+    by_run[{p.file, cell_run(p.file, name)}].push_back(p);
+  }
+
+  int copied = 0;
+  std::string last_grid_text, last_grid_path;
+  for (const auto& [key, cells] : by_run) {
+    const auto& [file, run] = key;
+    auto reader = runner::open_results_reader(file);
+    Provenance prov = read_run(file, run, *reader);
+    last_grid_text = prov.grid_text;
+    last_grid_path = prov.grid_path;
+    // One run of OUT per source run: the cells keep pointing at the run that computed them.
+    auto writer = runner::open_results_h5(out, prov, false);
+    for (const auto& p : cells) {
+      runner::CellResult c = reader->read_cell(p.cell.name);
+      if (p.grid_index >= 0) c.index = p.grid_index;
+      writer->write_cell(c);
+      ++copied;
+      std::cout << fmt::format("merge: {} ({}) from {}\n", c.name, c.status, file.string());
+    }
+    writer->finish(prov.ended_at.empty() ? runner::utc_now() : prov.ended_at);
+  }
+  if (copied > 0) {  // the merge itself, as the latest run (root attributes)
+    grid::Grid for_prov;
+    if (g) {
+      for_prov = *g;
+    } else {
+      for_prov.text = last_grid_text;
+      for_prov.source = last_grid_path;
+    }
+    std::vector<const char*> cargv;
+    for (const auto& s : argv) cargv.push_back(s.c_str());
+    Provenance prov = runner::make_provenance(for_prov, static_cast<int>(cargv.size()), cargv.data(),
+                                              fmt::format("merge of {} cell(s) from {} file(s)", copied, files.size()));
+    prov.hosts = hostname();
+    auto writer = runner::open_results_h5(out, prov, false);
+    writer->finish(runner::utc_now());
+  }
+  std::cout << fmt::format("merge: {} cell(s) copied into {} from {} file(s); {} already there{}{}\n", copied,
+                           out.string(), files.size(), already,
+                           foreign ? fmt::format(", {} from other settings skipped", foreign) : "",
+                           unreadable ? fmt::format(", {} unreadable file(s)", unreadable) : "");
+
+  int missing = 0;
+  if (g) {
+    std::map<std::string, CellSummary> now;
+    if (fs::exists(out))
+      for (const auto& c : runner::open_results_reader(out)->cells()) now[c.name] = c;
+    for (const auto& [name, cell] : grid_cells) {
+      auto it = now.find(name);
+      if (it != now.end() && it->second.status == "done" && it->second.fingerprint == cell.fingerprint) continue;
+      ++missing;
+      std::cout << fmt::format("merge: cell {} ({}) is not done: {}\n", cell.index, name,
+                               it == now.end() ? "no result yet"
+                               : it->second.status != "done" ? "failed: " + it->second.error
+                                                             : "computed with other settings");
+    }
+    std::cout << fmt::format("merge: {} of {} grid cells done in {}\n", grid_cells.size() - missing,
+                             grid_cells.size(), out.string());
+  }
+  return missing > 0 || unreadable > 0 ? 1 : 0;
+}
+
+}  // namespace
+
+void add_merge_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("merge", "Copy the cells of other results files (e.g. Slurm array cell files) into one");
+  auto a = std::make_shared<MergeArgs>();
+  cmd->add_option("out", a->out, "the results file to merge into (created if missing)")->required();
+  cmd->add_option("files", a->files, "results files to take cells from");
+  cmd->add_option("--from", a->from, "also every *.h5 file in this folder");
+  cmd->add_option("--grid", a->grid, "take only this grid's cells (current settings); exit 1 while any is not done")
+      ->check(CLI::ExistingFile);
+  cmd->callback([a] {
+    std::vector<std::string> argv = {"eprunner", "merge", a->out};
+    for (const auto& f : a->files) argv.push_back(f);
+    if (!a->from.empty()) argv.insert(argv.end(), {"--from", a->from});
+    if (!a->grid.empty()) argv.insert(argv.end(), {"--grid", a->grid});
+    const int rc = run_merge(*a, argv);
+    if (rc != 0) throw ExitCode(rc);
+  });
+}
+
+}  // namespace ep::cli
