@@ -151,10 +151,10 @@ std::string common_variables(const JobOptions& o) {
       "EPRUNNER={}\n"
       "GRID={}\n"
       "RESULTS={}\n"
-      "GRACE={}          # seconds to wait for eprunner after USR1 before requeueing anyway\n"
-      "MAX_REQUEUES={}   # then give up (e.g. a cell longer than the time limit)\n",
-      quote(o.eprunner.string()), quote(o.grid.string()), quote(o.results.string()), grace_seconds(o.signal_seconds),
-      o.max_requeues);
+      "{:<17} # seconds to wait for eprunner after USR1 before requeueing anyway\n"
+      "{:<17} # then give up (e.g. a cell longer than the time limit)\n",
+      quote(o.eprunner.string()), quote(o.grid.string()), quote(o.results.string()),
+      fmt::format("GRACE={}", grace_seconds(o.signal_seconds)), fmt::format("MAX_REQUEUES={}", o.max_requeues));
 }
 
 std::string ranks_text(const grid::Grid& g, const Layout& lay, bool one_group) {

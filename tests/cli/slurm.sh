@@ -223,6 +223,21 @@ grep -q "$RANKS rank(s), mpirun" "$log" || fail "not $RANKS ranks under mpirun"
 check_resumed usr1.h5 usr1.before 8 "$log"
 echo "slurm.sh: 3. USR1 after $(wc -l < usr1.before) cell(s): stopped, requeued, grid complete ($((SECONDS - t)) s)"
 
+# ---- 3b. eprunner still busy GRACE s after USR1: the script requeues anyway ------------
+# A stand-in for eprunner that ignores USR1, as a cell longer than the grace period would.
+t=$SECONDS
+printf '#!/bin/bash\ntrap "echo stand-in: USR1 ignored" USR1\necho "stand-in eprunner $*"\nfor i in $(seq 1 600); do sleep 0.1; done\n' > stubborn.sh
+chmod +x stubborn.sh
+id=$("$BIN" slurm basic.toml --eprunner stubborn.sh --signal-before 10 --job-name ep-stubborn --submit 2>/dev/null | sed -n 's/^submitted job //p')
+log="basic.slurm/logs/ep-stubborn-$id.out"
+for _ in $(seq 1 300); do grep -q "stand-in eprunner run" "$log" 2>/dev/null && break; sleep 0.2; done
+scancel --signal=USR1 --batch "$id"
+for _ in $(seq 1 200); do grep -q "restart 1" "$log" 2>/dev/null && break; sleep 0.2; done
+grep -q "eprunner still runs 8s after USR1 (its cells in progress are abandoned): requeueing job $id" "$log" \
+  && grep -q "restart 1" "$log" || fail "no requeue after the grace period in $log"
+scancel "$id"
+echo "slurm.sh: 3b. eprunner outlasting the grace period: requeued anyway ($((SECONDS - t)) s)"
+
 # ---- 4. --array: one task per cell, then the merge job --------------------------------
 t=$SECONDS
 grid array 3 1
