@@ -8,6 +8,8 @@
 //        capture.M.in.{l} [B, T, in] (the matrix's input) and capture.M.grad.{l}
 //        [B, T, out] (d loss / d its output; before rotary for q and k).
 // Users check a model against another implementation with it; tests/cli/logits.sh does.
+#ifdef EPRUNNER_WITH_MODELS  // the torch-free build (-DEPRUNNER_WITH_TORCH=OFF) has no models
+
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/autograd.h>
 
@@ -128,3 +130,5 @@ void add_logits_command(CLI::App& app) {
 }
 
 }  // namespace ep::cli
+
+#endif  // EPRUNNER_WITH_MODELS
