@@ -117,7 +117,7 @@ void abandon_queue(dist::WorkQueueClient& client) {
 
 // A group's life: the leader asks for cells, tells the members, everyone runs the
 // executor, the leader sends the result to rank 0. Ends when the queue is empty,
-// or at a cell boundary after a stop request (the leader decides for its group).
+// or at a cell boundary after a stop request seen by any rank of the group.
 void run_group(const grid::Grid& grid, const std::vector<Cell>& cells, const GroupContext& ctx,
                const GroupLayout& layout, const CellExecutor& execute, MPI_Comm queue_comm,
                const std::atomic<bool>* stop) {

@@ -254,9 +254,11 @@ Layout plan_layout(const grid::Grid& g, const JobOptions& o) {
   EP_CHECK(o.max_parallel >= 0, "--max-parallel {}: 0 (no limit) or more", o.max_parallel);
   if (!o.time.empty()) {
     const long limit = parse_time_limit(o.time);
-    EP_CHECK(limit < 0 || limit > o.signal_seconds,
-             "--time {} ({} s) is not longer than --signal-before {} s: the job would be signalled at once", o.time,
-             limit, o.signal_seconds);
+    // A minute at least between the start and the signal: eprunner must be up (its
+    // handler installed) when USR1 comes, or the signal would kill it.
+    EP_CHECK(limit < 0 || limit >= o.signal_seconds + 60,
+             "--time {} ({} s) leaves less than a minute before the signal (--signal-before {} s); give a longer "
+             "--time or a shorter --signal-before", o.time, limit, o.signal_seconds);
   }
   return lay;
 }

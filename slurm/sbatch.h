@@ -73,7 +73,8 @@ struct Layout {
 
 // Fills the defaults from the grid (eigenprune.device, layout.gpus_per_node) and
 // checks the options: counts >= 1, no GPUs for a cpu grid, at least one for a cuda
-// grid, a valid time limit longer than the signal lead. Throws ep::Error.
+// grid, a valid time limit at least a minute longer than the signal lead. Throws
+// ep::Error.
 Layout plan_layout(const grid::Grid& grid, const JobOptions& opts);
 
 // Slurm's time formats ("M", "M:S", "H:M:S", "D-H", "D-H:M", "D-H:M:S") in

@@ -203,8 +203,10 @@ TEST(SlurmScript, TimeLimits) {
   for (const char* bad : {"", "1h", "1:2:3:4", "a-1", "-5", "1:"}) EXPECT_THROW(parse_time_limit(bad), ep::Error) << bad;
 
   JobOptions o = options();
-  o.time = "5";  // 300 s, not longer than the default 300 s signal lead
-  EXPECT_TRUE(has(error_of([&] { ep::slurm::plan_layout(make_grid(), o); }), "not longer than --signal-before"));
+  o.time = "5";  // 300 s, no longer than the default 300 s signal lead
+  EXPECT_TRUE(has(error_of([&] { ep::slurm::plan_layout(make_grid(), o); }), "less than a minute before the signal"));
+  o.time = "6";  // 360 s: the signal comes a minute after the start
+  EXPECT_NO_THROW(ep::slurm::plan_layout(make_grid(), o));
   o.signal_seconds = 5;
   EXPECT_TRUE(has(error_of([&] { ep::slurm::plan_layout(make_grid(), o); }), "at least 10 seconds"));
 }
