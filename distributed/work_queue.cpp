@@ -66,9 +66,13 @@ void WorkQueueServer::wait() {
 void WorkQueueServer::serve() {
   auto nap = kMinNap;
   while (clients_left_ > 0 || results_outstanding_ > 0) {
+    // Probe for the two tags the server receives, never MPI_ANY_TAG: rank 0's own
+    // client shares this communicator, and the server's kAssign reply to it can sit
+    // unreceived for a moment (the client posts its receive after sending).
     int flag = 0;
     MPI_Status status;
-    EP_MPICHECK(MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, comm_, &flag, &status));
+    EP_MPICHECK(MPI_Iprobe(MPI_ANY_SOURCE, kRequest, comm_, &flag, &status));
+    if (!flag) EP_MPICHECK(MPI_Iprobe(MPI_ANY_SOURCE, kResult, comm_, &flag, &status));
     if (!flag) {
       std::this_thread::sleep_for(nap);
       nap = std::min<std::chrono::microseconds>(nap * 2, kMaxNap);
@@ -122,10 +126,10 @@ void WorkQueueServer::take_result(const MPI_Status& status) {
 
 std::optional<int> WorkQueueClient::next(int held_key) {
   int64_t request[2] = {0, held_key};
-  EP_MPICHECK(MPI_Send(request, 2, MPI_INT64_T, 0, kRequest, comm_));
   int64_t id = -1;
   MPI_Request req;
-  EP_MPICHECK(MPI_Irecv(&id, 1, MPI_INT64_T, 0, kAssign, comm_, &req));
+  EP_MPICHECK(MPI_Irecv(&id, 1, MPI_INT64_T, 0, kAssign, comm_, &req));  // posted before asking
+  EP_MPICHECK(MPI_Send(request, 2, MPI_INT64_T, 0, kRequest, comm_));
   wait_politely(req);
   if (id < 0) return std::nullopt;
   return static_cast<int>(id);
