@@ -43,6 +43,9 @@ std::unique_ptr<CausalLM> build(const ModelConfig& cfg, model::WeightSource& src
 }  // namespace
 
 std::unique_ptr<CausalLM> load_causal_lm(const std::filesystem::path& folder, const LoadOptions& opts) {
+  EP_CHECK(std::filesystem::is_directory(folder),
+           "checkpoint folder {} does not exist (expected an HF model folder: config.json + *.safetensors)",
+           folder.string());
   ModelConfig cfg = load_hf_config(folder);
   check_options(opts);
   auto src = model::checkpoint_source(folder, opts);

@@ -69,7 +69,20 @@ class CheckpointSource : public WeightSource {
     auto dst = at::empty(src.sizes(), at::TensorOptions().dtype(opts_.dtype).device(opts_.device));
     dst.copy_(src);
     release_pages(tv.data, tv.nbytes);
+    check_finite(dst, name);
     return dst;
+  }
+
+  // A NaN or inf weight poisons every score; say where it is now rather than let it
+  // surface as NaN losses later. Also catches values beyond the range of a 16-bit dtype.
+  void check_finite(const torch::Tensor& t, const std::string& name) const {
+    const torch::Tensor bad = t.isfinite().logical_not().flatten();
+    const int64_t n_bad = bad.sum().item<int64_t>();
+    if (n_bad == 0) return;
+    const int64_t first = bad.nonzero().flatten()[0].item<int64_t>();
+    EP_FAIL("tensor '{}' in {} holds {} non-finite value(s) (NaN or inf), the first at flat index {} ({} after "
+            "conversion to {}); expected finite weights: a corrupted checkpoint, or values too large for that dtype",
+            name, folder_.string(), n_bad, first, t.flatten()[first].item<double>(), c10::toString(t.scalar_type()));
   }
 
   void finish(const std::string& arch, const std::vector<std::string>& ignore) override {

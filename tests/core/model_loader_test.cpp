@@ -2,6 +2,7 @@
 // modified copies of the fixture checkpoints are written to a temp dir.
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <sstream>
 
 #include "tests/core/model_test_util.h"
@@ -85,6 +86,24 @@ TEST(Loader, NonFloatTensorIsNamed) {
     t["transformer.ln_f.bias"] = t["transformer.ln_f.bias"].to(torch::kLong);
   });
   EXPECT_EP_ERROR(load(dir.path()), "tensor 'transformer.ln_f.bias'", "dtype I64", "expected F32, F16 or BF16");
+}
+
+TEST(Loader, NonFiniteWeightIsNamed) {
+  model_test::TempDir dir("nan");
+  write_variant(dir.path(), "tiny-gpt2", [](Tensors& t) {
+    t["transformer.h.1.mlp.c_fc.weight"].view({-1})[5] = std::numeric_limits<float>::quiet_NaN();
+  });
+  EXPECT_EP_ERROR(load(dir.path()), "tensor 'transformer.h.1.mlp.c_fc.weight'", "1 non-finite value(s)");
+  // 1e6 fits float32 but not float16 (max 65504): the conversion at load makes it inf.
+  write_variant(dir.path(), "tiny-phi", [](Tensors& t) { t["lm_head.bias"].view({-1})[3] = 1e6f; });
+  EXPECT_NO_THROW(load(dir.path()));
+  LoadOptions half;
+  half.dtype = torch::kHalf;
+  EXPECT_EP_ERROR(load_causal_lm(dir.path(), half), "tensor 'lm_head.bias'", "flat index 3");
+}
+
+TEST(Loader, MissingFolderIsNamed) {
+  EXPECT_EP_ERROR(load("/nonexistent/model-folder"), "checkpoint folder /nonexistent/model-folder does not exist");
 }
 
 // GPT2Model checkpoints (and the original "gpt2" upload) have no "transformer." prefix.
