@@ -14,9 +14,8 @@ namespace ep {
 
 // A seeded shuffle of 0..n_examples-1 cut into batches of `batch_size`. A last
 // batch of a single example would have no partner, so it joins the batch before.
-// The shuffle is a Fisher–Yates over std::mt19937_64 with an unbiased bounded draw,
-// written out because std::shuffle and uniform_int_distribution are
-// implementation-defined (libstdc++ and libc++ would give different batches).
+// The shuffle is seeded_permutation (core/util/seeded_shuffle.h), the same on every
+// platform and standard library, and the one the task splits use.
 std::vector<std::vector<int64_t>> make_scoring_batches(int64_t n_examples, int64_t batch_size,
                                                        uint64_t seed);
 

@@ -1,4 +1,4 @@
-#include "experiments/seeded_shuffle.h"
+#include "core/util/seeded_shuffle.h"
 
 #include <random>
 #include <utility>
