@@ -50,21 +50,7 @@ Provenance read_run(const fs::path& file, int64_t k, const runner::ResultsReader
   h5::Handle f = h5::open_file(file, false);
   const std::string name = "runs/" + std::to_string(k);
   if (!h5::exists(f, "runs") || !h5::exists(h5::open_group(f, "runs"), std::to_string(k))) return reader.provenance();
-  h5::Handle g = h5::open_group(f, name);
-  Provenance p;
-  p.grid_text = h5::read_string_attr(g, "grid");
-  p.grid_path = h5::read_string_attr(g, "grid_path");
-  p.eprunner_version = h5::read_string_attr(g, "eprunner_version");
-  p.git_commit = h5::read_string_attr(g, "git_commit");
-  p.command_line = h5::read_string_attr(g, "command_line");
-  p.world_size = static_cast<int>(h5::read_int_attr(g, "world_size", 1));
-  p.devices = h5::read_string_attr(g, "devices");
-  p.hosts = h5::read_string_attr(g, "hosts");
-  p.torch_version = h5::read_string_attr(g, "torch_version");
-  p.mpi_version = h5::read_string_attr(g, "mpi_version");
-  p.started_at = h5::read_string_attr(g, "started_at");
-  p.ended_at = h5::read_string_attr(g, "ended_at");
-  return p;
+  return h5::read_provenance(h5::open_group(f, name));
 }
 
 int64_t cell_run(const fs::path& file, const std::string& cell) {

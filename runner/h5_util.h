@@ -60,6 +60,10 @@ void write_attr(hid_t obj, const std::string& name, const std::string& value);  
 void write_attr(hid_t obj, const std::string& name, int64_t value);
 void write_attr(hid_t obj, const std::string& name, double value);
 std::string read_string_attr(hid_t obj, const std::string& name, const std::string& fallback = "");
+
+// The provenance attributes of the file root or of a /runs/<k> group
+// (docs/results-format.md); absent ones read as empty. In results_h5_reader.cpp.
+Provenance read_provenance(hid_t obj);
 int64_t read_int_attr(hid_t obj, const std::string& name, int64_t fallback = 0);
 double read_double_attr(hid_t obj, const std::string& name, double fallback);
 

@@ -11,6 +11,25 @@
 #include "runner/results_file.h"
 
 namespace ep::runner {
+
+Provenance h5::read_provenance(hid_t obj) {
+  Provenance p;
+  p.grid_text = read_string_attr(obj, "grid");
+  p.grid_path = read_string_attr(obj, "grid_path");
+  p.eprunner_version = read_string_attr(obj, "eprunner_version");
+  p.git_commit = read_string_attr(obj, "git_commit");
+  p.command_line = read_string_attr(obj, "command_line");
+  p.world_size = static_cast<int>(read_int_attr(obj, "world_size", 1));
+  p.devices = read_string_attr(obj, "devices");
+  p.hosts = read_string_attr(obj, "hosts");
+  p.torch_version = read_string_attr(obj, "torch_version");
+  p.mpi_version = read_string_attr(obj, "mpi_version");
+  p.hdf5_version = read_string_attr(obj, "hdf5_version");
+  p.started_at = read_string_attr(obj, "started_at");
+  p.ended_at = read_string_attr(obj, "ended_at");
+  return p;
+}
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -107,23 +126,7 @@ class H5ResultsReader : public ResultsReader {
              file.string(), version, h5::kFormatVersion);
   }
 
-  Provenance provenance() const override {
-    Provenance p;
-    p.grid_text = h5::read_string_attr(f_, "grid");
-    p.grid_path = h5::read_string_attr(f_, "grid_path");
-    p.eprunner_version = h5::read_string_attr(f_, "eprunner_version");
-    p.git_commit = h5::read_string_attr(f_, "git_commit");
-    p.command_line = h5::read_string_attr(f_, "command_line");
-    p.world_size = static_cast<int>(h5::read_int_attr(f_, "world_size", 1));
-    p.devices = h5::read_string_attr(f_, "devices");
-    p.hosts = h5::read_string_attr(f_, "hosts");
-    p.torch_version = h5::read_string_attr(f_, "torch_version");
-    p.mpi_version = h5::read_string_attr(f_, "mpi_version");
-    p.hdf5_version = h5::read_string_attr(f_, "hdf5_version");
-    p.started_at = h5::read_string_attr(f_, "started_at");
-    p.ended_at = h5::read_string_attr(f_, "ended_at");
-    return p;
-  }
+  Provenance provenance() const override { return h5::read_provenance(f_); }
 
   std::vector<CellSummary> cells() const override {
     std::vector<CellSummary> out;
