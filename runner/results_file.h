@@ -71,8 +71,9 @@ struct CellResult {
   std::string error;            // the message when status == "error"
   std::string ran_on;           // e.g. "group 1: ranks 2-3, cpu"
 
-  // Which examples of the task the splits hold and their answers (index into the
-  // task's examples; answer = token id or choice index, as `predicted`).
+  // The examples of each split, in the order of `predicted`/`correct`: the example's
+  // position in its split (the executor fills 0..n-1; the split itself is fixed by
+  // the task's seed) and its answer (token id or choice index, as `predicted`).
   std::vector<int64_t> test_ids, test_targets;
   std::vector<int64_t> validation_ids, validation_targets;
 
