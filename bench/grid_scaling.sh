@@ -15,7 +15,7 @@ output = "scaling.h5"
 ranks_per_cell = 2
 [[models]]
 name = "gpt2-4x128"
-tokenizer = "$PWD/data/gpt2-tokenizer"
+tokenizer = "$PWD/examples/gpt2-tokenizer"
 [models.init]
 arch = "gpt2"
 layers = 4
@@ -36,7 +36,7 @@ base=""
 for np in 1 2; do
   mpirun -np $np "$BIN" run "$tmp/grid.toml" --out "$tmp/np$np.h5" --threads 1 > "$tmp/np$np.log" 2>&1 \
     || { tail -20 "$tmp/np$np.log"; exit 1; }
-  read -r score ev total < <(/usr/bin/python3 - "$tmp/np$np.h5" <<'PY'
+  read -r score ev total < <(.venv/bin/python - "$tmp/np$np.h5" <<'PY'
 import sys, h5py
 with h5py.File(sys.argv[1], "r") as f:
     c = next(iter(f["cells"].values()))

@@ -1,7 +1,7 @@
 // Fine-tuning throughput (results and machines: bench/README.md, "Fine-tuning").
 //
 //   torch_finetune [--threads 2] [--layers 2] [--hidden 64] [--heads 4] [--batch 2]
-//                  [--steps 50] [--warmup 5] [--tokenizer data/gpt2-tokenizer]
+//                  [--steps 50] [--warmup 5] [--tokenizer examples/gpt2-tokenizer]
 //     examples/s of experiments' finetune() (Adam over all parameters, last-position
 //     cross-entropy, the paper's lr 0.01) on INT-SUM prompts with a random GPT-2-
 //     architecture model of the given size and GPT-2's vocabulary (50257). Also
@@ -27,7 +27,7 @@ using Clock = std::chrono::steady_clock;
 
 struct Args {
   int threads = 2, layers = 2, hidden = 64, heads = 4, batch = 2, steps = 50, warmup = 5;
-  std::string tokenizer = "data/gpt2-tokenizer";
+  std::string tokenizer = "examples/gpt2-tokenizer";
 };
 
 Args parse(int argc, char** argv) {

@@ -21,7 +21,7 @@ echo "== done in $(( $(date +%s) - start )) s; results: $OUT/demo-results.h5"
 echo
 "$BIN" report "$OUT/demo-results.h5"
 echo
-PY=/usr/bin/python3   # Debian's python3 has h5py, numpy and matplotlib
+PY=.venv/bin/python   # the project's Python (scripts/setup): h5py, numpy, matplotlib
 if "$PY" -c 'import h5py, matplotlib' 2>/dev/null; then
   "$PY" analysis/tables.py "$OUT/demo-results.h5" --format md
   echo

@@ -2,6 +2,8 @@
 // builds the app, parses and runs the chosen command. One file per subcommand.
 #pragma once
 
+#include <string>
+
 #include <CLI/CLI.hpp>
 
 namespace ep::cli {
@@ -12,6 +14,8 @@ void add_plan_command(CLI::App& app);    // runner/cmd_plan.cpp
 void add_report_command(CLI::App& app);  // runner/cmd_report.cpp
 void add_slurm_command(CLI::App& app);   // runner/cmd_slurm.cpp: sbatch scripts (slurm/)
 void add_merge_command(CLI::App& app);   // runner/cmd_merge.cpp: cell files into one results file
+void add_info_command(CLI::App& app);    // runner/cmd_info.cpp: versions, CUDA/NCCL compiled in and loaded
+std::string info_text();                 // what `info` and `--version` print
 #ifdef EPRUNNER_WITH_MODELS
 void add_logits_command(CLI::App& app);
 // runner/cmd_run.cpp; argc/argv go to MPI_Init and the provenance.

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <algorithm>
 #include <exception>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -14,12 +15,13 @@
 int main(int argc, char** argv) {
   CLI::App app{"eprunner " EPRUNNER_VERSION " (" EPRUNNER_GIT_COMMIT "): eigenpruning experiments"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "eprunner " EPRUNNER_VERSION " (" EPRUNNER_GIT_COMMIT ")");
+  app.set_version_flag("--version", std::function<std::string()>(ep::cli::info_text));
   ep::cli::add_tokenize_command(app);
   ep::cli::add_plan_command(app);
   ep::cli::add_report_command(app);
   ep::cli::add_merge_command(app);
   ep::cli::add_slurm_command(app);
+  ep::cli::add_info_command(app);
 #ifdef EPRUNNER_WITH_MODELS
   ep::cli::add_logits_command(app);
   ep::cli::add_run_command(app, argc, argv);

@@ -33,7 +33,7 @@ output = "results.h5"
 
 [[models]]
 name = "tiny"
-tokenizer = "data/gpt2-tokenizer"
+tokenizer = "examples/gpt2-tokenizer"
 [models.init]
 arch = "gpt2"
 layers = 2
@@ -43,7 +43,7 @@ max_positions = 32
 
 [[models]]
 name = "tiny-ft"
-tokenizer = "data/gpt2-tokenizer"
+tokenizer = "examples/gpt2-tokenizer"
 [models.init]
 arch = "gpt2"
 layers = 2

@@ -16,13 +16,9 @@ SRC=$2
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
-# A python3 with h5py, numpy and matplotlib (Debian's python3-h5py python3-numpy
-# python3-matplotlib; a pyenv python3 first in PATH may lack them).
-PY=""
-for p in python3 /usr/bin/python3; do
-  if command -v "$p" >/dev/null 2>&1 && "$p" -c "import h5py, numpy, matplotlib" 2>/dev/null; then PY=$p; break; fi
-done
-[ -n "$PY" ] || { echo "analysis.sh: no python3 with h5py, numpy and matplotlib (apt-get install python3-h5py python3-numpy python3-matplotlib)" >&2; exit 1; }
+# The project's Python (.venv: h5py, numpy, matplotlib); ctest passes it as EP_PYTHON.
+PY=${EP_PYTHON:-$SRC/.venv/bin/python}
+"$PY" -c "import h5py, numpy, matplotlib" || { echo "analysis.sh: $PY lacks h5py, numpy or matplotlib (run scripts/setup)" >&2; exit 1; }
 export MPLBACKEND=Agg
 status=0
 
@@ -40,7 +36,7 @@ output = "results.h5"
 
 [[models]]
 name = "tiny"
-tokenizer = "$SRC/data/gpt2-tokenizer"
+tokenizer = "$SRC/examples/gpt2-tokenizer"
 [models.init]
 arch = "gpt2"
 layers = 2

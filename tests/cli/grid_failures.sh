@@ -7,7 +7,7 @@
 # Usage: grid_failures.sh EPRUNNER_BIN SOURCE_DIR
 set -euo pipefail
 BIN=$1; SRC=$2
-PY=/usr/bin/python3
+PY=${EP_PYTHON:-$SRC/.venv/bin/python}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 tmp=$(mktemp -d); trap 'pkill -9 -f "$tmp" 2>/dev/null || true; rm -rf "$tmp"' EXIT
 
@@ -15,7 +15,7 @@ model() {  # $1 = name, $2 = seed
   cat <<M
 [[models]]
 name = "$1"
-tokenizer = "$SRC/data/gpt2-tokenizer"
+tokenizer = "$SRC/examples/gpt2-tokenizer"
 [models.init]
 arch = "gpt2"
 layers = 2
@@ -85,7 +85,7 @@ PY
 # ---- 2. a missing checkpoint ----------------------------------------------------------
 {
   echo 'seed = 3'; echo 'output = "missing.h5"'
-  printf '[[models]]\nname = "ghost"\npath = "%s/no-such-model"\ntokenizer = "%s/data/gpt2-tokenizer"\n' "$tmp" "$SRC"
+  printf '[[models]]\nname = "ghost"\npath = "%s/no-such-model"\ntokenizer = "%s/examples/gpt2-tokenizer"\n' "$tmp" "$SRC"
   model a 1
   printf '[[tasks]]\nkind = "int-mult"\n[eigenprune]\np = [0.1]\nbatch_size = 8\n'
 } > "$tmp/missing.toml"

@@ -7,7 +7,7 @@
 # Usage: grid_ranks.sh EPRUNNER_BIN SOURCE_DIR
 set -euo pipefail
 BIN=$1; SRC=$2
-PY=/usr/bin/python3
+PY=${EP_PYTHON:-$SRC/.venv/bin/python}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 
@@ -19,7 +19,7 @@ output = "results.h5"
 ranks_per_cell = 4
 [[models]]
 name = "rand"
-tokenizer = "$SRC/data/gpt2-tokenizer"
+tokenizer = "$SRC/examples/gpt2-tokenizer"
 [models.init]
 arch = "gpt2"
 layers = 2

@@ -11,12 +11,9 @@ FIX="$SRC/tests/data/fixtures/tiny-gpt2"
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
-# A python3 with numpy (Debian's python3-numpy; a pyenv python3 first in PATH may lack it).
-PY=""
-for p in python3 /usr/bin/python3; do
-  if command -v "$p" >/dev/null 2>&1 && "$p" -c "import numpy" 2>/dev/null; then PY=$p; break; fi
-done
-[ -n "$PY" ] || { echo "logits.sh: no python3 with numpy found (apt-get install python3-numpy)" >&2; exit 1; }
+# The project's Python (.venv, with numpy); ctest passes it as EP_PYTHON.
+PY=${EP_PYTHON:-$SRC/.venv/bin/python}
+"$PY" -c "import numpy" || { echo "logits.sh: $PY lacks numpy (run scripts/setup)" >&2; exit 1; }
 
 # safetensors by hand (the python module is not installed): u64 header length, JSON, data.
 cat > "$TMP/st.py" <<'PYEOF'

@@ -21,7 +21,7 @@
 # Usage: slurm.sh EPRUNNER_BIN SOURCE_DIR
 set -euo pipefail
 BIN=$(realpath "$1"); SRC=$(realpath "$2")
-PY=/usr/bin/python3
+PY=${EP_PYTHON:-$SRC/.venv/bin/python}
 export PATH=$PATH:/usr/sbin:/sbin
 start=$SECONDS
 # 2 ranks per job (the cluster has one slot per core; a 1-core machine gets 1).
@@ -37,7 +37,7 @@ trap cleanup EXIT
 fail() { echo "slurm.sh: FAILED: $*" >&2; for f in "$tmp"/*.slurm/logs/*.out; do [ -f "$f" ] && { echo "== $f" >&2; tail -n 40 "$f" >&2; }; done; exit 1; }
 
 model() {  # $1 = name, $2 = seed
-  printf '[[models]]\nname = "%s"\ntokenizer = "%s/data/gpt2-tokenizer"\n[models.init]\narch = "gpt2"\nlayers = 2\nhidden = 32\nheads = 2\nmax_positions = 16\nseed = %s\n' "$1" "$SRC" "$2"
+  printf '[[models]]\nname = "%s"\ntokenizer = "%s/examples/gpt2-tokenizer"\n[models.init]\narch = "gpt2"\nlayers = 2\nhidden = 32\nheads = 2\nmax_positions = 16\nseed = %s\n' "$1" "$SRC" "$2"
 }
 grid() {  # $1 = name, $2 = number of models, $3 = ranks_per_cell: a tiny random GPT-2 x int-mult grid
   { echo 'seed = 3'; echo "output = \"$1.h5\""; printf '[layout]\nranks_per_cell = %s\n' "$3"

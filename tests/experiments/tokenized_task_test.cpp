@@ -1,4 +1,4 @@
-// Token ids of tasks, with the GPT-2 tokenizer in data/gpt2-tokenizer.
+// Token ids of tasks, with the GPT-2 tokenizer in examples/gpt2-tokenizer.
 //
 // Expected ids were computed by two implementations independent of eprunner, which
 // agree on every string here: the npm package gpt-tokenizer 3.4.0 (r50k_base, via

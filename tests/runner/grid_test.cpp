@@ -48,7 +48,7 @@ TEST(Grid, GoodFileFillsEveryField) {
   EXPECT_EQ(tiny.init->max_positions, 32);
   EXPECT_EQ(tiny.init->vocab, 0);  // from the tokenizer
   EXPECT_EQ(tiny.init->seed, 11u);
-  EXPECT_EQ(tiny.tokenizer, (kGrids / "../../../data/gpt2-tokenizer").lexically_normal());
+  EXPECT_EQ(tiny.tokenizer, (kGrids / "../../../examples/gpt2-tokenizer").lexically_normal());
   ASSERT_TRUE(tiny.finetune);
   EXPECT_DOUBLE_EQ(tiny.finetune->lr, 1e-3);
   EXPECT_EQ(tiny.finetune->batch_size, 8);
