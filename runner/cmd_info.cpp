@@ -5,7 +5,10 @@
 #include <cstdio>
 #include <string>
 
+#include <fmt/format.h>
+
 #include "runner/commands.h"
+#include "runner/version.h"
 #ifdef EPRUNNER_WITH_MODELS
 #include "distributed/build_info.h"
 #endif
@@ -13,7 +16,7 @@
 namespace ep::cli {
 
 std::string info_text() {
-  std::string s = "eprunner " EPRUNNER_VERSION " (commit " EPRUNNER_GIT_COMMIT ")\n";
+  std::string s = fmt::format("eprunner {} (commit {})\n", version(), git_commit());
 #ifdef EPRUNNER_WITH_MODELS
   s += dist::format_build_info(dist::build_info());
 #else

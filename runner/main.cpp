@@ -11,9 +11,10 @@
 
 #include "core/util/error.h"
 #include "runner/commands.h"
+#include "runner/version.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"eprunner " EPRUNNER_VERSION " (" EPRUNNER_GIT_COMMIT "): eigenpruning experiments"};
+  CLI::App app{std::string("eprunner ") + ep::version() + " (" + ep::git_commit() + "): eigenpruning experiments"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::function<std::string()>(ep::cli::info_text));
   ep::cli::add_tokenize_command(app);

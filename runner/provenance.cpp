@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include "runner/version.h"
+
 // The library versions come from headers only where the build has the library:
 // LibTorch and MPI reach ep_runner_lib through the model layer.
 #if __has_include(<torch/version.h>)
@@ -41,8 +43,8 @@ Provenance make_provenance(const grid::Grid& grid, int argc, const char* const* 
   Provenance p;
   p.grid_text = grid.text;
   p.grid_path = grid.source.empty() ? "" : std::filesystem::absolute(grid.source).string();
-  p.eprunner_version = EPRUNNER_VERSION;
-  p.git_commit = EPRUNNER_GIT_COMMIT;
+  p.eprunner_version = version();
+  p.git_commit = git_commit();
   for (int i = 0; i < argc; ++i) p.command_line += (i ? " " : "") + std::string(argv[i]);
   p.devices = devices;
   p.torch_version = torch_version();

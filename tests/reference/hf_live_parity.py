@@ -11,7 +11,7 @@ d loss / d key-projection output, then runs `eprunner logits` on the same ids an
   hf_live_parity.py EPRUNNER_BIN WORKDIR [--seed S] [--keep]
 
 Relative error = max|ours - HF| / max|HF| per tensor. Tolerances: fp32 1e-5 on logits and
-loss, 1e-4 on captured inputs and gradients (accumulation order differs); bf16 (both sides
+loss, 5e-5 on captured inputs and gradients (accumulation order differs); bf16 (both sides
 run in bf16, so both round differently): 3e-2 on logits, 5e-2 on captures. fp16 shards are
 loaded by eprunner in fp32 and compared with HF's fp32 run of the same fp16-rounded weights,
 at the fp32 tolerances. Prints one line per case and check; exits 1 on any failure.
@@ -32,7 +32,7 @@ import transformers as tf
 from safetensors.numpy import load_file
 from safetensors.torch import save_file
 
-FP32_TOL = {"logits": 1e-5, "loss": 1e-5, "capture": 1e-4}
+FP32_TOL = {"logits": 1e-5, "loss": 1e-5, "capture": 5e-5}
 BF16_TOL = {"logits": 3e-2, "loss": 3e-2, "capture": 5e-2}
 
 
