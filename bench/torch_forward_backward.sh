@@ -11,8 +11,8 @@ BIN=$BUILD/bench/torch_forward_backward
 THREADS=${THREADS:-2} ROUNDS=${ROUNDS:-3} ITERS=${ITERS:-5} BATCH=${BATCH:-8} SEQ=${SEQ:-64}
 MODES=${MODES:-"train probe"}
 [ -x "$BIN" ] || { echo "no $BIN: cmake --build $BUILD --target torch_forward_backward" >&2; exit 1; }
-PY=/usr/bin/python3   # Debian's python3-torch: the same LibTorch 1.13 as the C++ build
-"$PY" -c "import torch" 2>/dev/null || { echo "$PY cannot import torch (apt-get install python3-torch)" >&2; exit 1; }
+PY=.venv/bin/python   # the project's torch wheel: the same LibTorch as the C++ build
+"$PY" -c "import torch" 2>/dev/null || { echo "$PY cannot import torch (run scripts/setup)" >&2; exit 1; }
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
