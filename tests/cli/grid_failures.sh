@@ -53,7 +53,10 @@ victim=$(pgrep -f "eprunner run $tmp/kill.toml" | tail -n 1)
 kill -9 "$victim"
 rc=0; wait $mpirun_pid || rc=$?
 [ "$rc" -ne 0 ] || { echo "grid_failures.sh: mpirun exited 0 after a rank was killed" >&2; exit 1; }
-echo "killed rank pid $victim after $first cell(s); mpirun exited $rc"
+# Another cell may have finished between the count and the kill: count again now.
+first=$(cells_done)
+[ "$first" -lt 3 ] || { echo "grid_failures.sh: every cell finished before the kill; nothing to resume" >&2; exit 1; }
+echo "killed rank pid $victim with $first cell(s) done; mpirun exited $rc"
 # Remember the finished cells exactly as they were.
 $PY - "$out" > "$tmp/before.txt" <<'PY'
 import sys, h5py
