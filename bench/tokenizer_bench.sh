@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # GPT-2 BPE throughput: eprunner's C++ BpeTokenizer vs Hugging Face `tokenizers` (Rust,
-# from the project's .venv), on the same multi-MB text in the same run. Both encode the
-# whole text as one string on one thread (tokenizers with RAYON_NUM_THREADS=1; a single
-# encode() call does not fan out anyway; BpeTokenizer::encode runs on the calling thread).
+# from the project's .venv), on the same multi-MB text in the same run. Both cut it into
+# the same paragraphs and encode them one after another on one thread (tokenizers: one
+# encode() call per paragraph, RAYON_NUM_THREADS=1; BpeTokenizer::encode on the calling thread).
 #
 #   bench/tokenizer_bench.sh [ITERATIONS=3]
 # env: EPRUNNER_BUILD_DIR (default build), EP_TOKENIZER_DIR (default examples/gpt2-tokenizer)
