@@ -56,7 +56,7 @@ torch::ScalarType dtype_from_name(const std::string& name) {
 
 ModelConfig init_config(const grid::InitShape& s, const BpeTokenizer& tok) {
   ModelConfig c;
-  c.arch = s.arch == "phi" ? Arch::Phi : Arch::GPT2;
+  c.arch = s.arch == "phi" ? Arch::Phi : s.arch == "llama" ? Arch::Llama : Arch::GPT2;
   c.model_type = s.arch;
   c.vocab_size = s.vocab > 0 ? s.vocab : tok.vocab_size();
   c.max_positions = s.max_positions;
@@ -67,10 +67,17 @@ ModelConfig init_config(const grid::InitShape& s, const BpeTokenizer& tok) {
            s.hidden, s.heads);
   c.head_dim = s.hidden / s.heads;
   c.intermediate = s.intermediate > 0 ? s.intermediate : 4 * s.hidden;
-  c.tie_word_embeddings = c.arch == Arch::GPT2;  // ref: GPT-2 ties lm_head to wte; Phi-2 does not
+  // ref: GPT-2 ties lm_head to wte, Phi-2 does not, small Llamas (SmolLM2) do.
+  c.tie_word_embeddings = c.arch != Arch::Phi;
   if (c.arch == Arch::Phi) {
     c.partial_rotary_factor = s.partial_rotary_factor;
     c.rotary_dim = static_cast<int64_t>(static_cast<double>(c.head_dim) * s.partial_rotary_factor);
+  }
+  if (c.arch == Arch::Llama) {  // ref: LlamaConfig defaults: silu, rms_norm_eps 1e-6, rope_theta 10000
+    c.n_kv_heads = s.kv_heads > 0 ? s.kv_heads : s.heads;
+    c.activation = "silu";
+    c.layer_norm_eps = 1e-6;
+    c.rotary_dim = c.head_dim;
   }
   c.bos_token_id = tok.bos_id();
   c.eos_token_id = tok.eos_id();

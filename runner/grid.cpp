@@ -63,6 +63,12 @@ InitShape read_init(TomlTable t, uint64_t grid_seed) {
   s.max_positions = positive(t, "max_positions", t.integer("max_positions"));
   s.intermediate = positive(t, "intermediate", t.opt_integer("intermediate"));
   s.vocab = positive(t, "vocab", t.opt_integer("vocab"));
+  if (auto kv = t.opt_integer("kv_heads")) {
+    if (s.arch != "llama") t.fail_at("kv_heads", "only llama models have grouped-query attention");
+    s.kv_heads = positive(t, "kv_heads", kv);
+    if (s.kv_heads > s.heads || s.heads % s.kv_heads != 0)
+      t.fail_at("kv_heads", fmt::format("heads ({}) must be a multiple of kv_heads ({})", s.heads, s.kv_heads));
+  }
   if (auto f = t.opt_number("partial_rotary_factor")) {
     if (s.arch != "phi") t.fail_at("partial_rotary_factor", "only phi models have rotary embeddings");
     if (*f <= 0.0 || *f > 1.0) t.fail_at("partial_rotary_factor", fmt::format("must be in (0, 1], got {}", *f));

@@ -37,7 +37,7 @@ inline constexpr std::string_view kBiasModes[] = {"position", "mean", "paper_sum
 inline constexpr std::string_view kDtypes[] = {"fp32", "bf16", "fp16"};
 inline constexpr std::string_view kDevices[] = {"cpu", "cuda"};
 inline constexpr std::string_view kSvdRoutes[] = {"auto", "lapack", "gram"};
-inline constexpr std::string_view kArchs[] = {"gpt2", "phi"};
+inline constexpr std::string_view kArchs[] = {"gpt2", "phi", "llama"};
 
 bool task_kind_needs_data(std::string_view kind);  // the SuperGLUE kinds read a folder
 
@@ -49,6 +49,7 @@ struct InitShape {
   int64_t layers = 0;
   int64_t hidden = 0;
   int64_t heads = 0;
+  int64_t kv_heads = 0;         // llama only: key/value heads (grouped-query attention); 0 = heads
   int64_t intermediate = 0;     // 0 = 4 * hidden
   int64_t max_positions = 0;
   int64_t vocab = 0;            // 0 = the tokenizer's vocab size

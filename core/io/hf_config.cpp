@@ -1,8 +1,9 @@
-// Hugging Face config.json <-> ModelConfig for gpt2 and phi.
+// Hugging Face config.json <-> ModelConfig for gpt2, phi and the Llama family.
 //
 // Field names and defaults follow transformers' config classes
 // (ref: transformers models/gpt2/configuration_gpt2.py GPT2Config,
-//       models/phi/configuration_phi.py PhiConfig).
+//       models/phi/configuration_phi.py PhiConfig, models/llama/configuration_llama.py
+//       LlamaConfig, models/mistral/..., models/qwen2/... ).
 // Shape fields are required: a default there would silently build the wrong model.
 // Fields that only tune numerics (epsilon, activation, rope) take HF's defaults,
 // since HF itself accepts a config without them.
@@ -25,7 +26,7 @@ using nlohmann::json;
 namespace {
 
 constexpr int64_t kMaxDim = int64_t{1} << 31;  // sanity bound on sizes; keeps products in int64
-const char* const kSupported = "gpt2, phi";
+const char* const kSupported = "gpt2, phi, llama, mistral, qwen2";
 
 // Typed access to one JSON object; errors name the source, the field and the expected type.
 // A field set to null counts as absent (HF writes e.g. "n_inner": null for "use the default").
@@ -169,7 +170,7 @@ double agreed(const Fields& f, const char* key, std::optional<double> top,
   return top ? *top : nested.value_or(fallback);
 }
 
-void read_phi_rope(const Fields& f, ModelConfig& cfg) {
+void read_rope(const Fields& f, ModelConfig& cfg, double default_partial_rotary_factor) {
   Rope top{f.optional_number("partial_rotary_factor"), f.optional_number("rope_theta")};
   Rope nested;
   if (const json* params = f.find("rope_parameters")) {
@@ -188,9 +189,10 @@ void read_phi_rope(const Fields& f, ModelConfig& cfg) {
     std::string type = s.string_or("rope_type", s.string_or("type", ""));
     reject_if(type != "default", f, "rope_scaling (other than rope_type 'default')");
   }
-  // ref: PhiConfig defaults partial_rotary_factor=0.5, rope_theta=10000.0
-  cfg.partial_rotary_factor =
-      agreed(f, "partial_rotary_factor", top.partial_rotary_factor, nested.partial_rotary_factor, 0.5);
+  // ref: PhiConfig defaults partial_rotary_factor=0.5, rope_theta=10000.0; LlamaConfig
+  // rotates the whole head (no partial factor) with rope_theta=10000.0.
+  cfg.partial_rotary_factor = agreed(f, "partial_rotary_factor", top.partial_rotary_factor,
+                                     nested.partial_rotary_factor, default_partial_rotary_factor);
   cfg.rope_theta = agreed(f, "rope_theta", top.rope_theta, nested.rope_theta, 10000.0);
   EP_CHECK(cfg.partial_rotary_factor > 0 && cfg.partial_rotary_factor <= 1,
            "{}: partial_rotary_factor is {}, expected a value in (0, 1]", f.source(),
@@ -216,7 +218,38 @@ void read_phi(const Fields& f, ModelConfig& cfg) {
            "attention is not supported",
            f.source(), kv_heads.value_or(0), cfg.n_heads);
   reject_if(f.bool_or("qk_layernorm", false), f, "qk_layernorm = true");
-  read_phi_rope(f, cfg);
+  read_rope(f, cfg, 0.5);
+}
+
+// The Llama family: RMSNorm, rotary embeddings over the whole head, grouped-query
+// attention, SwiGLU MLP (gate, up, down), no biases but optional q/k/v biases (qwen2
+// always has them). ref: transformers models/llama/modeling_llama.py, mistral, qwen2.
+void read_llama(const Fields& f, ModelConfig& cfg) {
+  cfg.arch = Arch::Llama;
+  cfg.hidden = f.required_dim("hidden_size");
+  cfg.n_heads = f.required_dim("num_attention_heads");
+  cfg.n_layers = f.required_dim("num_hidden_layers");
+  cfg.max_positions = f.required_dim("max_position_embeddings");
+  cfg.vocab_size = f.required_dim("vocab_size");
+  cfg.intermediate = f.required_dim("intermediate_size");
+  cfg.n_kv_heads = f.check_dim("num_key_value_heads", f.optional_int("num_key_value_heads").value_or(cfg.n_heads));
+  cfg.layer_norm_eps = f.number_or("rms_norm_eps", 1e-6);
+  cfg.activation = f.string_or("hidden_act", "silu");
+  reject_if(cfg.activation != "silu", f, "hidden_act other than 'silu' in a Llama-family model");
+  cfg.tie_word_embeddings = f.bool_or("tie_word_embeddings", false);
+  cfg.attention_bias = cfg.model_type == "qwen2" || f.bool_or("attention_bias", false);
+  reject_if(f.bool_or("mlp_bias", false), f, "mlp_bias = true");
+  if (auto head_dim = f.optional_int("head_dim")) {
+    EP_CHECK(*head_dim * cfg.n_heads == cfg.hidden,
+             "{}: head_dim {} x num_attention_heads {} != hidden_size {}: a head size other than "
+             "hidden_size / num_attention_heads is not supported", f.source(), *head_dim, cfg.n_heads, cfg.hidden);
+  }
+  // Sliding-window attention equals full attention on inputs no longer than the window;
+  // the model refuses longer inputs (causal_lm.cpp), so the window needs no code.
+  const bool window_used = cfg.model_type == "mistral" || f.bool_or("use_sliding_window", false);
+  if (auto window = f.optional_int("sliding_window"); window && window_used) cfg.sliding_window = f.check_dim("sliding_window", *window);
+  read_rope(f, cfg, 1.0);
+  reject_if(cfg.partial_rotary_factor != 1.0, f, "partial_rotary_factor other than 1 in a Llama-family model");
 }
 
 void derive_sizes(const std::string& source, ModelConfig& cfg) {
@@ -224,15 +257,39 @@ void derive_sizes(const std::string& source, ModelConfig& cfg) {
            "{}: hidden size {} is not divisible by the number of heads {}", source, cfg.hidden,
            cfg.n_heads);
   cfg.head_dim = cfg.hidden / cfg.n_heads;
+  if (cfg.n_kv_heads == 0) cfg.n_kv_heads = cfg.n_heads;
+  EP_CHECK(cfg.n_kv_heads <= cfg.n_heads && cfg.n_heads % cfg.n_kv_heads == 0,
+           "{}: num_attention_heads {} is not a multiple of num_key_value_heads {}", source, cfg.n_heads,
+           cfg.n_kv_heads);
   EP_CHECK(cfg.layer_norm_eps > 0, "{}: layer norm epsilon is {}, expected a positive number",
            source, cfg.layer_norm_eps);
-  if (cfg.arch != Arch::Phi) return;
+  if (cfg.arch == Arch::GPT2) return;
   // ref: PhiAttention: rotary_ndims = int(head_dim * partial_rotary_factor) (truncation,
   // like the C++ conversion), rotated in pairs, so it must be even.
   cfg.rotary_dim = static_cast<int64_t>(static_cast<double>(cfg.head_dim) * cfg.partial_rotary_factor);
   EP_CHECK(cfg.rotary_dim > 0 && cfg.rotary_dim % 2 == 0,
            "{}: rotary dimension int({} * {}) = {} must be positive and even", source,
            cfg.head_dim, cfg.partial_rotary_factor, cfg.rotary_dim);
+}
+
+json llama_json(const ModelConfig& cfg) {
+  return {{"architectures", {"LlamaForCausalLM"}},
+          {"model_type", "llama"},
+          {"vocab_size", cfg.vocab_size},
+          {"max_position_embeddings", cfg.max_positions},
+          {"hidden_size", cfg.hidden},
+          {"num_hidden_layers", cfg.n_layers},
+          {"num_attention_heads", cfg.n_heads},
+          {"num_key_value_heads", cfg.n_kv_heads},
+          {"intermediate_size", cfg.intermediate},
+          {"hidden_act", cfg.activation},
+          {"rms_norm_eps", cfg.layer_norm_eps},
+          {"tie_word_embeddings", cfg.tie_word_embeddings},
+          {"attention_bias", cfg.attention_bias},
+          {"mlp_bias", false},
+          {"rope_theta", cfg.rope_theta},
+          {"rope_parameters", {{"rope_theta", cfg.rope_theta}, {"rope_type", "default"}}},
+          {"attention_dropout", 0.0}};
 }
 
 json token_id_json(const std::optional<int64_t>& id) { return id ? json(*id) : json(nullptr); }
@@ -303,6 +360,8 @@ ModelConfig parse_hf_config(const std::string& json_text, const std::string& sou
     read_gpt2(f, cfg);
   } else if (*model_type == "phi") {
     read_phi(f, cfg);
+  } else if (*model_type == "llama" || *model_type == "mistral" || *model_type == "qwen2") {
+    read_llama(f, cfg);
   } else {
     EP_FAIL("{}: model_type '{}' is not supported (supported: {})", source, *model_type,
             kSupported);
@@ -322,7 +381,7 @@ ModelConfig load_hf_config(const std::filesystem::path& folder_or_file) {
 }
 
 std::string to_hf_config_json(const ModelConfig& cfg) {
-  json out = cfg.arch == Arch::GPT2 ? gpt2_json(cfg) : phi_json(cfg);
+  json out = cfg.arch == Arch::GPT2 ? gpt2_json(cfg) : cfg.arch == Arch::Phi ? phi_json(cfg) : llama_json(cfg);
   out["bos_token_id"] = token_id_json(cfg.bos_token_id);
   out["eos_token_id"] = token_id_json(cfg.eos_token_id);
   // "torch_dtype": read by every transformers version (newer ones alias it to "dtype").

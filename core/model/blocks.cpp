@@ -48,10 +48,23 @@ torch::Tensor layer_norm(const torch::Tensor& x, const Norm& n, double eps) {
   return at::layer_norm(x, {x.size(-1)}, n.w, n.b, eps);
 }
 
+torch::Tensor rms_norm(const torch::Tensor& x, const Norm& n, double eps) {
+  // ref: HF modeling_llama.py LlamaRMSNorm: the mean of squares and the scaling in
+  // float32, the result cast back to the input dtype, then times the weight.
+  auto x32 = x.to(at::promote_types(x.scalar_type(), torch::kFloat32));
+  auto scaled = x32 * at::rsqrt(x32.pow(2).mean(-1, /*keepdim=*/true) + eps);
+  return n.w * scaled.to(x.scalar_type());
+}
+
+torch::Tensor apply_norm(const torch::Tensor& x, const Norm& n, double eps) {
+  return n.rms ? rms_norm(x, n, eps) : layer_norm(x, n, eps);
+}
+
 Activation activation_from_name(const std::string& name) {
   if (name == "gelu_new" || name == "gelu_pytorch_tanh") return Activation::GeluTanh;
   if (name == "gelu") return Activation::GeluErf;
-  EP_FAIL("config field activation_function/hidden_act is '{}'; supported: gelu_new, gelu_pytorch_tanh, gelu",
+  if (name == "silu") return Activation::Silu;
+  EP_FAIL("config field activation_function/hidden_act is '{}'; supported: gelu_new, gelu_pytorch_tanh, gelu, silu",
           name);
 }
 
@@ -59,6 +72,8 @@ torch::Tensor activate(const torch::Tensor& x, Activation act) {
   // ref: HF activations.py NewGELUActivation ("gelu_new", GPT-2 and Phi-2):
   // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), the tanh approximation of
   // Hendrycks & Gimpel 2016, which is what torch's gelu(approximate="tanh") computes.
+  // "silu" (Llama's SwiGLU gate): x * sigmoid(x), torch.nn.functional.silu.
+  if (act == Activation::Silu) return at::silu(x);
   return at::gelu(x, act == Activation::GeluTanh ? "tanh" : "none");
 }
 
@@ -67,8 +82,9 @@ torch::Tensor project(const torch::Tensor& x, const Layer& L, MatrixKind kind, i
   return finish_output(at::linear(x, lin.w, lin.b), x, L, kind, l, s);  // [B, T, out]
 }
 
-QKV project_qkv(const torch::Tensor& x, const Layer& L, int64_t l, Step& s) {
-  auto qkv = at::linear(x, L.qkv.w, L.qkv.b).chunk(3, -1);  // 3 x [B, T, D] (views)
+QKV project_qkv(const torch::Tensor& x, const Layer& L, int64_t kv_rows, int64_t l, Step& s) {
+  const int64_t q_rows = L.qkv.w.size(0) - 2 * kv_rows;
+  auto qkv = at::linear(x, L.qkv.w, L.qkv.b).split_with_sizes({q_rows, kv_rows, kv_rows}, -1);  // views
   return {finish_output(qkv[0], x, L, MatrixKind::Q, l, s), finish_output(qkv[1], x, L, MatrixKind::K, l, s),
           finish_output(qkv[2], x, L, MatrixKind::V, l, s)};
 }
@@ -76,6 +92,20 @@ QKV project_qkv(const torch::Tensor& x, const Layer& L, int64_t l, Step& s) {
 torch::Tensor mlp(const torch::Tensor& x, const Layer& L, int64_t l, Activation act, Step& s) {
   auto u = activate(project(x, L, MatrixKind::MlpIn, l, s), act);  // [B, T, I]
   return project(u, L, MatrixKind::MlpOut, l, s);                  // [B, T, D]
+}
+
+torch::Tensor swiglu_mlp(const torch::Tensor& x, const Layer& L, int64_t l, Step& s) {
+  // ref: HF LlamaMLP: down_proj(act_fn(gate_proj(x)) * up_proj(x)), act_fn = silu.
+  auto gate = at::silu(at::linear(x, L.mlp_gate.w, L.mlp_gate.b));  // [B, T, I]
+  return project(gate * project(x, L, MatrixKind::MlpIn, l, s), L, MatrixKind::MlpOut, l, s);  // [B, T, D]
+}
+
+torch::Tensor repeat_kv(const torch::Tensor& x, int64_t H) {
+  // ref: HF modeling_llama.py repeat_kv: expand to [B, Hkv, n_rep, T, Dh], then merge
+  // the two head axes, so query head h uses key/value head h / n_rep.
+  const int64_t Hkv = x.size(1);
+  if (Hkv == H) return x;
+  return x.repeat_interleave(H / Hkv, /*dim=*/1);
 }
 
 torch::Tensor split_heads(const torch::Tensor& x, int64_t H) {

@@ -10,9 +10,11 @@
 namespace ep::model {
 
 torch::Tensor layer_norm(const torch::Tensor& x, const Norm& n, double eps);  // [.., D]
+torch::Tensor rms_norm(const torch::Tensor& x, const Norm& n, double eps);    // [.., D]
+torch::Tensor apply_norm(const torch::Tensor& x, const Norm& n, double eps);  // whichever n is
 
-// The activation named in config.json: "gelu_new" (= "gelu_pytorch_tanh"), or "gelu" (erf).
-enum class Activation { GeluTanh, GeluErf };
+// The activation named in config.json: "gelu_new" (= "gelu_pytorch_tanh"), "gelu" (erf), "silu".
+enum class Activation { GeluTanh, GeluErf, Silu };
 Activation activation_from_name(const std::string& name);  // throws naming the field
 torch::Tensor activate(const torch::Tensor& x, Activation act);
 
@@ -21,13 +23,20 @@ torch::Tensor activate(const torch::Tensor& x, Activation act);
 torch::Tensor project(const torch::Tensor& x, const Layer& L, MatrixKind kind, int64_t l, Step& s);  // [B, T, out]
 
 struct QKV {
-  torch::Tensor q, k, v;  // [B, T, D] each, before rotary
+  torch::Tensor q, k, v;  // [B, T, Dq], [B, T, Dkv], [B, T, Dkv], before rotary
 };
-// The fused q|k|v projection of x [B, T, D]; each part tapped and biased as above.
-QKV project_qkv(const torch::Tensor& x, const Layer& L, int64_t l, Step& s);
+// The fused q|k|v projection of x [B, T, D] (k and v have kv_rows = Dkv rows each);
+// each part tapped and biased as above.
+QKV project_qkv(const torch::Tensor& x, const Layer& L, int64_t kv_rows, int64_t l, Step& s);
 
 // mlp_out(act(mlp_in(x))): [B, T, D] -> [B, T, D].
 torch::Tensor mlp(const torch::Tensor& x, const Layer& L, int64_t l, Activation act, Step& s);
+// SwiGLU (Llama): mlp_out(silu(mlp_gate(x)) * mlp_in(x)): [B, T, D] -> [B, T, D].
+torch::Tensor swiglu_mlp(const torch::Tensor& x, const Layer& L, int64_t l, Step& s);
+
+// Grouped-query attention: each of the Hkv key/value heads serves H / Hkv consecutive
+// query heads. [B, Hkv, T, Dh] -> [B, H, T, Dh].
+torch::Tensor repeat_kv(const torch::Tensor& x, int64_t H);
 
 torch::Tensor split_heads(const torch::Tensor& x, int64_t H);   // [B, T, D] -> [B, H, T, Dh]
 torch::Tensor merge_heads(const torch::Tensor& x);              // [B, H, T, Dh] -> [B, T, D]

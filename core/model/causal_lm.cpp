@@ -2,6 +2,8 @@
 // loss, and TransformerLM (batch checks, the forward skeleton, the matrix interface).
 #include <fmt/format.h>
 
+#include "core/io/gguf.h"
+#include "core/io/gguf_config.h"
 #include "core/model/blocks.h"
 #include "core/model/transformer.h"
 #include "core/model/weights.h"
@@ -36,16 +38,24 @@ std::unique_ptr<CausalLM> build(const ModelConfig& cfg, model::WeightSource& src
   switch (cfg.arch) {
     case Arch::GPT2: return model::make_gpt2(cfg, src, opts);
     case Arch::Phi: return model::make_phi(cfg, src, opts);
+    case Arch::Llama: return model::make_llama(cfg, src, opts);
   }
-  EP_FAIL("config model_type '{}' is not supported; expected gpt2 or phi", cfg.model_type);
+  EP_FAIL("config model_type '{}' is not supported; expected gpt2, phi or llama", cfg.model_type);
 }
 
 }  // namespace
 
 std::unique_ptr<CausalLM> load_causal_lm(const std::filesystem::path& folder, const LoadOptions& opts) {
+  if (folder.extension() == ".gguf" && std::filesystem::is_regular_file(folder)) {
+    check_options(opts);
+    std::shared_ptr<const gguf::GgufFile> file = gguf::GgufFile::open(folder);
+    ModelConfig cfg = gguf_model_config(*file);
+    auto src = model::gguf_source(file, cfg, opts);
+    return build(cfg, *src, opts);
+  }
   EP_CHECK(std::filesystem::is_directory(folder),
-           "checkpoint folder {} does not exist (expected an HF model folder: config.json + *.safetensors)",
-           folder.string());
+           "checkpoint folder {} does not exist (expected an HF model folder: config.json + *.safetensors, or "
+           "a .gguf file)", folder.string());
   ModelConfig cfg = load_hf_config(folder);
   check_options(opts);
   auto src = model::checkpoint_source(folder, opts);
@@ -122,6 +132,10 @@ Step TransformerLM::prepare(const Batch& batch, LogitsScope scope, Taps* taps) c
   EP_CHECK(s.T <= cfg_.max_positions,
            "input_ids has {} positions; the model takes at most {} (config n_positions / max_position_embeddings)",
            s.T, cfg_.max_positions);
+  EP_CHECK(cfg_.sliding_window == 0 || s.T <= cfg_.sliding_window,
+           "input_ids has {} positions, more than the model's sliding attention window of {} (config "
+           "sliding_window); eprunner runs full attention, which equals the window only up to its length",
+           s.T, cfg_.sliding_window);
   auto ids = check_bt(batch.input_ids, "input_ids", s.B, s.T);
   check_range(ids, cfg_.vocab_size, "input_ids", "the vocabulary size, config vocab_size");
 
@@ -163,17 +177,18 @@ torch::Tensor TransformerLM::forward(const Batch& batch, LogitsScope scope, Taps
   for (int64_t l = 0; l < cfg_.n_layers; ++l) h = layer(l, h, s);
   // Last: the final norm and the lm_head run on the last position only.
   if (scope == LogitsScope::Last) h = h.select(1, s.T - 1);  // [B, D]
-  h = layer_norm(h, w_.ln_f, cfg_.layer_norm_eps);
+  h = apply_norm(h, w_.ln_f, cfg_.layer_norm_eps);
   return at::linear(h, w_.lm_head.w, w_.lm_head.b).to(at::promote_types(dtype_, torch::kFloat32));  // [B, T, V] or [B, V]
 }
 
 MatrixRef TransformerLM::ref(MatrixKind kind, int64_t layer) const {
-  const int64_t D = cfg_.hidden, I = cfg_.intermediate, H = cfg_.n_heads, Dh = cfg_.head_dim;
+  const int64_t D = cfg_.hidden, I = cfg_.intermediate, H = cfg_.n_heads, Hkv = cfg_.kv_heads(), Dh = cfg_.head_dim;
   switch (kind) {
-    case MatrixKind::Q:
+    case MatrixKind::Q: return {kind, layer, H * Dh, D, H, Dh, HeadAxis::Rows};
+    // Grouped-query attention: k and v have one block of rows per key/value head.
     case MatrixKind::K:
-    case MatrixKind::V: return {kind, layer, D, D, H, Dh, HeadAxis::Rows};
-    case MatrixKind::O: return {kind, layer, D, D, H, Dh, HeadAxis::Columns};
+    case MatrixKind::V: return {kind, layer, Hkv * Dh, D, Hkv, Dh, HeadAxis::Rows};
+    case MatrixKind::O: return {kind, layer, D, H * Dh, H, Dh, HeadAxis::Columns};
     case MatrixKind::MlpIn: return {kind, layer, I, D, 1, I, HeadAxis::None};
     case MatrixKind::MlpOut: return {kind, layer, D, I, 1, D, HeadAxis::None};
   }
@@ -203,8 +218,11 @@ std::pair<torch::Tensor, torch::Tensor> TransformerLM::storage(const MatrixRef& 
     case MatrixKind::Q:
     case MatrixKind::K:
     case MatrixKind::V: {
-      const int64_t D = cfg_.hidden, row = kind_index(m.kind) * D;  // q|k|v row blocks of qkv
-      return {L.qkv.w.narrow(0, row, D), L.qkv.b.defined() ? L.qkv.b.narrow(0, row, D) : torch::Tensor()};
+      // q|k|v row blocks of qkv: q [0, Dq), k [Dq, Dq + Dkv), v [Dq + Dkv, Dq + 2 Dkv).
+      const int64_t q_rows = cfg_.n_heads * cfg_.head_dim, kv_rows = cfg_.kv_heads() * cfg_.head_dim;
+      const int64_t row = m.kind == MatrixKind::Q ? 0 : m.kind == MatrixKind::K ? q_rows : q_rows + kv_rows;
+      const int64_t rows = m.kind == MatrixKind::Q ? q_rows : kv_rows;
+      return {L.qkv.w.narrow(0, row, rows), L.qkv.b.defined() ? L.qkv.b.narrow(0, row, rows) : torch::Tensor()};
     }
     case MatrixKind::O: lin = &L.o; break;
     case MatrixKind::MlpIn: lin = &L.mlp_in; break;
@@ -268,6 +286,7 @@ std::vector<std::pair<std::string, torch::Tensor>> TransformerLM::named_paramete
     add(p + "qkv.weight", L.qkv.w), add(p + "qkv.bias", L.qkv.b);
     add(p + "o.weight", L.o.w), add(p + "o.bias", L.o.b);
     add(p + "mlp_in.weight", L.mlp_in.w), add(p + "mlp_in.bias", L.mlp_in.b);
+    add(p + "mlp_gate.weight", L.mlp_gate.w), add(p + "mlp_gate.bias", L.mlp_gate.b);
     add(p + "mlp_out.weight", L.mlp_out.w), add(p + "mlp_out.bias", L.mlp_out.b);
   }
   add("ln_f.weight", w_.ln_f.w);

@@ -102,9 +102,11 @@ struct LoadOptions {
   torch::Device device = torch::kCPU;
 };
 
-// Loads an HF checkpoint folder (config.json + *.safetensors). Every expected tensor
-// must exist with its exact shape; every tensor in the files must be used or be on
-// the architecture's ignore list. Errors name the tensor and the expected shape.
+// Loads an HF checkpoint folder (config.json + *.safetensors), or a llama GGUF file
+// (`path` ending in .gguf: config from its metadata, every tensor dequantized to
+// float32, then converted to opts.dtype). Every expected tensor must exist with its
+// exact shape; every tensor in the files must be used or be on the architecture's
+// ignore list. Errors name the tensor and the expected shape.
 std::unique_ptr<CausalLM> load_causal_lm(const std::filesystem::path& folder, const LoadOptions& opts);
 
 // A model with seeded random weights (normal(0, 0.02), LayerNorm 1/0) for tests and the demo.

@@ -27,7 +27,7 @@ class Gpt2LM : public TransformerLM {
     const Layer& L = w_.layers[l];
     const int64_t H = cfg_.n_heads;
     auto x = layer_norm(h, L.ln1, cfg_.layer_norm_eps);  // [B, T, D]
-    auto qkv = project_qkv(x, L, l, s);
+    auto qkv = project_qkv(x, L, cfg_.hidden, l, s);
     auto a = attention(split_heads(qkv.q, H), split_heads(qkv.k, H), split_heads(qkv.v, H), s.allowed);
     auto h1 = h + project(a, L, MatrixKind::O, l, s);  // [B, T, D]
     return h1 + mlp(layer_norm(h1, L.ln2, cfg_.layer_norm_eps), L, l, act_, s);

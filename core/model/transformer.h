@@ -1,10 +1,12 @@
-// The decoder-only transformer shared by GPT-2 and Phi (private to core/model).
+// The decoder-only transformer shared by GPT-2, Phi and Llama (private to core/model).
 //
 // One storage layout for every architecture, so the CausalLM matrix interface is
 // written once: every matrix is A [out, in] (GPT-2's Conv1D [in, out] weights are
-// transposed once at load), and q, k, v live fused in one qkv matrix [3D, D]
-// (GPT-2's c_attn is fused already; Phi's q_proj/k_proj/v_proj are stacked at
-// load) so a layer runs one GEMM for all three. q, k and v are row blocks of it.
+// transposed once at load), and q, k, v live fused in one qkv matrix [Dq + 2 Dkv, D]
+// (GPT-2's c_attn is fused already; Phi's and Llama's q_proj/k_proj/v_proj are stacked
+// at load) so a layer runs one GEMM for all three. q, k and v are row blocks of it:
+// Dq = H Dh rows of q, then Dkv = Hkv Dh rows each of k and v (Hkv < H with
+// grouped-query attention, Llama; Hkv = H otherwise).
 // An architecture subclass only embeds tokens and runs one layer from the shared
 // blocks (blocks.h); HF tensor names live in its mapping function alone.
 #pragma once
@@ -24,9 +26,10 @@ inline int kind_index(MatrixKind k) { return static_cast<int>(k); }
 // "[768, 2304]": shapes in error messages.
 std::string shape_str(at::IntArrayRef shape);
 
-struct Norm {            // LayerNorm
+struct Norm {            // LayerNorm, or RMSNorm (Llama: no bias)
   torch::Tensor w;       // [D]
-  torch::Tensor b;       // [D]
+  torch::Tensor b;       // [D]; undefined for RMSNorm
+  bool rms = false;
 };
 
 struct Linear {          // y = x w^T + b
@@ -42,10 +45,11 @@ struct PosBias {         // added to a matrix's output, aligned to the end of th
 struct Layer {
   Norm ln1;              // before attention (and before the MLP when parallel, Phi)
   Norm ln2;              // before the MLP; undefined when attention and MLP are parallel
-  Linear qkv;            // w [3D, D]: q rows [0, D), k [D, 2D), v [2D, 3D); b [3D]
-  Linear o;              // [D, D]
-  Linear mlp_in;         // [I, D]
-  Linear mlp_out;        // [D, I]
+  Linear qkv;            // w [Dq + 2 Dkv, D]: q rows [0, Dq), k [Dq, Dq + Dkv), v the rest; b likewise
+  Linear o;              // [D, Dq]
+  Linear mlp_in;         // [I, D]; Llama: up_proj
+  Linear mlp_gate;       // [I, D]; Llama's gate_proj (SwiGLU), undefined elsewhere; not a pruning target
+  Linear mlp_out;        // [D, I]; Llama: down_proj
   std::array<PosBias, kMatrixKinds> pos_bias;  // by MatrixKind
 };
 
@@ -105,9 +109,10 @@ class TransformerLM : public CausalLM {
   torch::ScalarType dtype_;
 };
 
-// Architectures (gpt2.cpp, phi.cpp): build the model from a weight source.
+// Architectures (gpt2.cpp, phi.cpp, llama.cpp): build the model from a weight source.
 class WeightSource;
 std::unique_ptr<CausalLM> make_gpt2(const ModelConfig& cfg, WeightSource& src, const LoadOptions& opts);
 std::unique_ptr<CausalLM> make_phi(const ModelConfig& cfg, WeightSource& src, const LoadOptions& opts);
+std::unique_ptr<CausalLM> make_llama(const ModelConfig& cfg, WeightSource& src, const LoadOptions& opts);
 
 }  // namespace ep::model

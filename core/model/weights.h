@@ -13,6 +13,10 @@
 #include "core/model/causal_lm.h"
 #include "core/model/transformer.h"
 
+namespace ep::gguf {
+class GgufFile;
+}
+
 namespace ep::model {
 
 // How a random model initialises a tensor (ref: HF `_init_weights` of GPT-2 and
@@ -42,6 +46,9 @@ class WeightSource {
 
 // Tensors of a checkpoint folder, copied one by one from the memory-mapped files.
 std::unique_ptr<WeightSource> checkpoint_source(const std::filesystem::path& folder, const LoadOptions& opts);
+// Tensors of a GGUF file, dequantized, for the Llama mapping (gguf_source.cpp).
+std::unique_ptr<WeightSource> gguf_source(std::shared_ptr<const gguf::GgufFile> file, const ModelConfig& cfg,
+                                          const LoadOptions& opts);
 // Random tensors from a CPU generator seeded with `seed` (same seed -> same model on any device).
 std::unique_ptr<WeightSource> random_source(uint64_t seed, const LoadOptions& opts);
 

@@ -80,6 +80,16 @@ expect_error() {  # expect_error PATTERN ARGS...
 expect_error "expected fp32, bf16 or fp16" logits --model "$FIX" --input "$TMP/in.safetensors" --output "$TMP/x" --dtype fp8
 expect_error "unknown matrix 'kk'" logits --model "$FIX" --input "$TMP/in.safetensors" --output "$TMP/x" --capture kk
 expect_error "tensor 'input_ids' is missing" logits --model "$FIX" --input "$FIX/model.safetensors" --output "$TMP/x"
+# A GGUF checkpoint cut short, and a GGUF file that is not a GGUF file: the file and what is wrong.
+GGUF=${EP_SMOLLM2_GGUF:-$SRC/data/SmolLM2-135M-Instruct.Q4_1.gguf}
+if [ -f "$GGUF" ]; then
+  head -c 5000000 "$GGUF" > "$TMP/cut.gguf"
+  expect_error "cut.gguf" logits --model "$TMP/cut.gguf" --input "$TMP/in.safetensors" --output "$TMP/x"
+else
+  echo "note: no $GGUF (scripts/setup makes it); the truncated-GGUF case is skipped"
+fi
+printf 'GGML\3\0\0\0' > "$TMP/magic.gguf"
+expect_error "magic" logits --model "$TMP/magic.gguf" --input "$TMP/in.safetensors" --output "$TMP/x"
 
 if [ $status -eq 0 ]; then echo "logits.sh: all checks passed"; else echo "logits.sh: FAILED"; fi
 exit $status

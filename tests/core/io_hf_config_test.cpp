@@ -38,6 +38,8 @@ void expect_same(const ModelConfig& a, const ModelConfig& b) {
   EXPECT_EQ(a.hidden, b.hidden);
   EXPECT_EQ(a.n_layers, b.n_layers);
   EXPECT_EQ(a.n_heads, b.n_heads);
+  EXPECT_EQ(a.kv_heads(), b.kv_heads());
+  EXPECT_EQ(a.attention_bias, b.attention_bias);
   EXPECT_EQ(a.head_dim, b.head_dim);
   EXPECT_EQ(a.intermediate, b.intermediate);
   EXPECT_EQ(a.layer_norm_eps, b.layer_norm_eps);
@@ -176,8 +178,8 @@ TEST(HfConfig, UnsupportedRopeVariantsAreErrors) {
 
 TEST(HfConfig, UnknownModelTypeListsTheSupportedOnes) {
   json j = tiny_gpt2();
-  j["model_type"] = "llama";
-  expect_error([&] { parse(j); }, {"test/config.json", "'llama'", "not supported", "gpt2", "phi"});
+  j["model_type"] = "gemma";
+  expect_error([&] { parse(j); }, {"test/config.json", "'gemma'", "not supported", "gpt2", "phi", "llama"});
   j.erase("model_type");
   expect_error([&] { parse(j); }, {"'model_type'", "missing"});
 }
@@ -303,6 +305,70 @@ TEST(HfConfig, LoadNamesAMissingFile) {
 
 // ---- writing -------------------------------------------------------------------------
 
+// ---- the Llama family ------------------------------------------------------------
+
+// Shaped like SmolLM2-135M's config.json (LlamaForCausalLM: 9 query heads sharing 3
+// key/value heads, tied embeddings, rope_theta 1e5).
+json smollm2_like() {
+  return json::parse(R"({
+    "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 576,
+    "intermediate_size": 1536, "num_attention_heads": 9, "num_key_value_heads": 3,
+    "num_hidden_layers": 30, "max_position_embeddings": 8192, "vocab_size": 49152,
+    "hidden_act": "silu", "rms_norm_eps": 1e-05, "rope_theta": 100000, "rope_scaling": null,
+    "tie_word_embeddings": true, "attention_bias": false, "mlp_bias": false,
+    "bos_token_id": 1, "eos_token_id": 2, "torch_dtype": "bfloat16"})");
+}
+
+TEST(HfConfig, ReadsALlamaWithGroupedQueryAttention) {
+  ModelConfig c = parse(smollm2_like());
+  EXPECT_EQ(c.arch, Arch::Llama);
+  EXPECT_EQ(c.n_heads, 9);
+  EXPECT_EQ(c.n_kv_heads, 3);
+  EXPECT_EQ(c.kv_heads(), 3);
+  EXPECT_EQ(c.head_dim, 64);
+  EXPECT_EQ(c.rotary_dim, 64);  // the whole head rotates
+  EXPECT_EQ(c.rope_theta, 100000.0);
+  EXPECT_EQ(c.layer_norm_eps, 1e-5);  // rms_norm_eps
+  EXPECT_EQ(c.activation, "silu");
+  EXPECT_TRUE(c.tie_word_embeddings);
+  EXPECT_FALSE(c.attention_bias);
+  EXPECT_EQ(c.sliding_window, 0);
+  json j = smollm2_like();
+  j.erase("num_key_value_heads");  // ref: LlamaConfig: None means num_attention_heads
+  EXPECT_EQ(parse(j).kv_heads(), 9);
+}
+
+TEST(HfConfig, Qwen2HasQkvBiasesMistralAWindow) {
+  json q = smollm2_like();
+  q["model_type"] = "qwen2";
+  q["sliding_window"] = 4096;  // ignored: use_sliding_window is false by default
+  ModelConfig qc = parse(q);
+  EXPECT_TRUE(qc.attention_bias);
+  EXPECT_EQ(qc.sliding_window, 0);
+  json m = smollm2_like();
+  m["model_type"] = "mistral";
+  m["sliding_window"] = 4096;
+  ModelConfig mc = parse(m);
+  EXPECT_FALSE(mc.attention_bias);
+  EXPECT_EQ(mc.sliding_window, 4096);
+}
+
+TEST(HfConfig, LlamaVariantsThatChangeTheMathAreRejected) {
+  auto with = [](const char* key, json value) {
+    json j = smollm2_like();
+    j[key] = std::move(value);
+    return j;
+  };
+  expect_error([&] { parse(with("num_key_value_heads", 2)); },
+               {"num_attention_heads 9", "not a multiple of num_key_value_heads 2"});
+  expect_error([&] { parse(with("hidden_act", "gelu")); }, {"hidden_act other than 'silu'", "not supported"});
+  expect_error([&] { parse(with("partial_rotary_factor", 0.5)); }, {"partial_rotary_factor", "not supported"});
+  expect_error([&] { parse(with("head_dim", 32)); }, {"head_dim 32", "hidden_size 576", "not supported"});
+  expect_error([&] { parse(with("mlp_bias", true)); }, {"mlp_bias = true", "not supported"});
+  expect_error([&] { parse(with("rope_scaling", json{{"rope_type", "llama3"}, {"factor", 8.0}})); },
+               {"rope_scaling", "not supported"});
+}
+
 TEST(HfConfig, RoundTripsThroughTheWriter) {
   std::vector<ModelConfig> configs = {load_hf_config(fixture("tiny-gpt2")), load_hf_config(fixture("tiny-phi")),
                                       load_hf_config(fixture("tiny-phi-fp16-sharded")),
@@ -322,6 +388,10 @@ TEST(HfConfig, RoundTripsThroughTheWriter) {
   gpt.tie_word_embeddings = false;
   gpt.eos_token_id = 7;
   configs.push_back(gpt);
+  ModelConfig llama = parse(smollm2_like());
+  llama.attention_bias = true;
+  llama.tie_word_embeddings = false;
+  configs.push_back(llama);
   for (const auto& c : configs) {
     std::string text = to_hf_config_json(c);
     SCOPED_TRACE(text);

@@ -107,8 +107,30 @@ double loss_with_swap(CausalLM& model, const Batch& one, const at::Tensor& targe
   return l;
 }
 
-void check_first_order(const std::string& fixture, MatrixKind kind, Granularity gran) {
-  auto model = load(fixture, torch::kFloat64);
+// A seeded random Llama with grouped-query attention (4 query heads sharing 2 key/value
+// heads), SwiGLU and RMSNorm, in `dtype`.
+std::unique_ptr<CausalLM> random_llama(torch::ScalarType dtype) {
+  ModelConfig c;
+  c.arch = Arch::Llama;
+  c.model_type = "llama";
+  c.vocab_size = 512;
+  c.max_positions = 32;
+  c.hidden = 64;
+  c.n_layers = 2;
+  c.n_heads = 4;
+  c.n_kv_heads = 2;
+  c.head_dim = 16;
+  c.rotary_dim = 16;
+  c.intermediate = 96;
+  c.activation = "silu";
+  c.layer_norm_eps = 1e-6;
+  LoadOptions opts;
+  opts.dtype = dtype;
+  return init_causal_lm(c, 77, opts);
+}
+
+void check_first_order(std::unique_ptr<CausalLM> model, const std::string& fixture, MatrixKind kind,
+                       Granularity gran) {
   DecomposeOptions dopts;
   dopts.granularity = gran;
   dopts.dtype = torch::kFloat64;
@@ -166,11 +188,35 @@ void check_first_order(const std::string& fixture, MatrixKind kind, Granularity 
 }
 
 TEST(Eigenprune, EstimateTracksFiniteDifferencesToSecondOrderGpt2Keys) {
-  check_first_order("tiny-gpt2", MatrixKind::K, Granularity::Head);
+  check_first_order(load("tiny-gpt2", torch::kFloat64), "tiny-gpt2", MatrixKind::K, Granularity::Head);
 }
 
 TEST(Eigenprune, EstimateTracksFiniteDifferencesToSecondOrderPhiOutputMatrix) {
-  check_first_order("tiny-phi", MatrixKind::O, Granularity::Matrix);
+  check_first_order(load("tiny-phi", torch::kFloat64), "tiny-phi", MatrixKind::O, Granularity::Matrix);
+}
+
+// Grouped-query keys, per key/value head, and SwiGLU's up_proj (mlp_in), whose output is
+// multiplied by the gate: the first-order estimate must hold through both.
+TEST(Eigenprune, EstimateTracksFiniteDifferencesToSecondOrderLlamaGqaKeysAndUpProj) {
+  check_first_order(random_llama(torch::kFloat64), "random-llama", MatrixKind::K, Granularity::Head);
+  check_first_order(random_llama(torch::kFloat64), "random-llama", MatrixKind::MlpIn, Granularity::Matrix);
+}
+
+TEST(Eigenprune, GroupedQueryKeysDecomposePerKeyValueHead) {
+  auto model = random_llama(torch::kFloat32);
+  auto decs = decompose(*model, {MatrixKind::Q, MatrixKind::K, MatrixKind::V}, {});
+  ASSERT_EQ(decs.size(), 6u);  // q.0, q.1, k.0, k.1, v.0, v.1
+  EXPECT_EQ(decs[0].matrix.out_features, 64);  // 4 query heads x 16
+  EXPECT_EQ(decs[2].matrix.out_features, 32);  // 2 key/value heads x 16
+  EXPECT_EQ(decs[2].matrix.n_heads, 2);
+  EXPECT_EQ(decs[2].offset, 2 * 4 * 16);       // after q: 2 layers x 4 heads x 16 components
+  EXPECT_EQ(total_components(decs), 2 * 4 * 16 + 2 * (2 * 2 * 16));
+  for (const auto& d : decs) {
+    auto a = model->weight(d.matrix).to(at::kDouble);
+    auto usv = at::matmul(d.u.to(at::kDouble) * d.s.to(at::kDouble).unsqueeze(-2),
+                          d.v.to(at::kDouble).transpose(-2, -1));
+    EXPECT_CLOSE(join_blocks(usv, d.layout), a, 1e-6);
+  }
 }
 
 // ---- freezing ---------------------------------------------------------------------
