@@ -122,8 +122,8 @@ TEST(Loader, UnknownModelTypeIsRejected) {
   model_test::TempDir dir("model_type");
   write_variant(
       dir.path(), "tiny-gpt2", [](Tensors&) {},
-      [](std::string& c) { c.replace(c.find("\"gpt2\""), 6, "\"llama\""); });
-  EXPECT_EP_ERROR(load(dir.path()), "model_type", "llama");
+      [](std::string& c) { c.replace(c.find("\"gpt2\""), 6, "\"gemma\""); });
+  EXPECT_EP_ERROR(load(dir.path()), "model_type", "gemma");
 }
 
 TEST(Forward, IdsOutOfVocabularyAreNamed) {
