@@ -201,14 +201,19 @@ void read_rope(const Fields& f, ModelConfig& cfg, double default_partial_rotary_
            cfg.rope_theta);
 }
 
-void read_phi(const Fields& f, ModelConfig& cfg) {
-  cfg.arch = Arch::Phi;
+// The shape fields Phi and the Llama family name alike.
+void read_decoder_shape(const Fields& f, ModelConfig& cfg) {
   cfg.hidden = f.required_dim("hidden_size");
   cfg.n_heads = f.required_dim("num_attention_heads");
   cfg.n_layers = f.required_dim("num_hidden_layers");
   cfg.max_positions = f.required_dim("max_position_embeddings");
   cfg.vocab_size = f.required_dim("vocab_size");
   cfg.intermediate = f.required_dim("intermediate_size");
+}
+
+void read_phi(const Fields& f, ModelConfig& cfg) {
+  cfg.arch = Arch::Phi;
+  read_decoder_shape(f, cfg);
   cfg.layer_norm_eps = f.number_or("layer_norm_eps", 1e-5);
   cfg.activation = f.string_or("hidden_act", "gelu_new");
   cfg.tie_word_embeddings = f.bool_or("tie_word_embeddings", false);
@@ -226,12 +231,7 @@ void read_phi(const Fields& f, ModelConfig& cfg) {
 // always has them). ref: transformers models/llama/modeling_llama.py, mistral, qwen2.
 void read_llama(const Fields& f, ModelConfig& cfg) {
   cfg.arch = Arch::Llama;
-  cfg.hidden = f.required_dim("hidden_size");
-  cfg.n_heads = f.required_dim("num_attention_heads");
-  cfg.n_layers = f.required_dim("num_hidden_layers");
-  cfg.max_positions = f.required_dim("max_position_embeddings");
-  cfg.vocab_size = f.required_dim("vocab_size");
-  cfg.intermediate = f.required_dim("intermediate_size");
+  read_decoder_shape(f, cfg);
   cfg.n_kv_heads = f.check_dim("num_key_value_heads", f.optional_int("num_key_value_heads").value_or(cfg.n_heads));
   cfg.layer_norm_eps = f.number_or("rms_norm_eps", 1e-6);
   cfg.activation = f.string_or("hidden_act", "silu");
