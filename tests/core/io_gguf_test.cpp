@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/io/gguf.h"
+#include "core/io/gguf_config.h"
 #include "tests/core/io_test_files.h"
 
 namespace ep::gguf {
@@ -640,6 +641,76 @@ TEST(GgufTypes, LayoutsMatchGgml) {
   EXPECT_EQ(half_to_float(0x7BFF), 65504.0f);
   EXPECT_TRUE(std::isnan(half_to_float(0x7E00)));
   EXPECT_EQ(bf16_to_float(0x3F80), 1.0f);
+}
+
+
+// ---- the model config a llama GGUF file describes (core/io/gguf_config.h) --------------
+
+// A tensor-free llama GGUF with the metadata keys llama.cpp's converter writes, with the
+// given keys replaced or added. Strings are value type 8, u32 4, f32 6.
+std::string llama_metadata(const std::map<std::string, std::string>& strings,
+                           const std::map<std::string, uint32_t>& ints, bool drop_block_count = false) {
+  std::map<std::string, std::string> s = {{"general.architecture", "llama"}};
+  for (const auto& [k, v] : strings) s[k] = v;
+  std::map<std::string, uint32_t> u = {{"llama.embedding_length", 64}, {"llama.block_count", 2},
+                                       {"llama.attention.head_count", 4}, {"llama.attention.head_count_kv", 2},
+                                       {"llama.feed_forward_length", 96}, {"llama.context_length", 32},
+                                       {"llama.vocab_size", 512}, {"tokenizer.ggml.bos_token_id", 1}};
+  for (const auto& [k, v] : ints) u[k] = v;
+  if (drop_block_count) u.erase("llama.block_count");
+  Bytes b;
+  b.header(0, s.size() + u.size() + 2);
+  for (const auto& [k, v] : s) b.str(k).u32(8).str(v);
+  for (const auto& [k, v] : u) b.kv_u32(k, v);
+  auto f32 = [&](const std::string& k, float v) {
+    uint32_t bits;
+    std::memcpy(&bits, &v, 4);
+    b.str(k).u32(6).u32(bits);
+  };
+  f32("llama.rope.freq_base", 100000.0f);
+  f32("llama.attention.layer_norm_rms_epsilon", 1e-5f);
+  return b.str();
+}
+
+ModelConfig config_of(const ScratchDir& dir, const std::string& bytes) {
+  write_bytes(dir / "m.gguf", bytes);
+  return gguf_model_config(*GgufFile::open(dir / "m.gguf"));
+}
+
+TEST(GgufConfig, ReadsTheLlamaKeys) {
+  ScratchDir dir;
+  ModelConfig c = config_of(dir, llama_metadata({}, {}));
+  EXPECT_EQ(c.arch, Arch::Llama);
+  EXPECT_EQ(c.hidden, 64);
+  EXPECT_EQ(c.n_layers, 2);
+  EXPECT_EQ(c.n_heads, 4);
+  EXPECT_EQ(c.kv_heads(), 2);
+  EXPECT_EQ(c.head_dim, 16);
+  EXPECT_EQ(c.rotary_dim, 16);
+  EXPECT_EQ(c.intermediate, 96);
+  EXPECT_EQ(c.max_positions, 32);
+  EXPECT_EQ(c.vocab_size, 512);
+  EXPECT_EQ(c.rope_theta, 100000.0);
+  EXPECT_EQ(c.layer_norm_eps, static_cast<double>(1e-5f));  // stored as float32, as transformers reads it
+  EXPECT_EQ(c.activation, "silu");
+  EXPECT_TRUE(c.tie_word_embeddings);  // no output.weight
+  EXPECT_EQ(c.bos_token_id, 1);
+}
+
+TEST(GgufConfig, OtherArchitecturesMissingKeysAndRopeScalingAreErrors) {
+  ScratchDir dir;
+  expect_error([&] { config_of(dir, llama_metadata({{"general.architecture", "gemma"}}, {})); },
+               {"m.gguf", "general.architecture is 'gemma'", "'llama'"});
+  expect_error([&] { config_of(dir, llama_metadata({}, {}, /*drop_block_count=*/true)); },
+               {"m.gguf", "'llama.block_count' is missing"});
+  expect_error([&] { config_of(dir, llama_metadata({}, {{"llama.attention.head_count_kv", 3}})); },
+               {"head_count 4 is not a multiple of attention.head_count_kv 3"});
+  expect_error([&] { config_of(dir, llama_metadata({}, {{"llama.rope.dimension_count", 8}})); },
+               {"rope.dimension_count is 8", "head size is 16"});
+  expect_error([&] { config_of(dir, llama_metadata({{"llama.rope.scaling.type", "linear"}}, {})); },
+               {"rope.scaling.type", "not supported"});
+  expect_error([&] { config_of(dir, llama_metadata({}, {{"llama.embedding_length", 0}})); },
+               {"llama.embedding_length' is 0", "positive"});
 }
 
 }  // namespace

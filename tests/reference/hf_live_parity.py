@@ -38,7 +38,7 @@ from safetensors.torch import save_file
 FP32_TOL = {"logits": 1e-5, "loss": 1e-5, "capture": 1e-5}
 BF16_TOL = {"logits": 3e-2, "loss": 3e-2, "capture": 5e-2}
 # The real 30-layer SmolLM2: logits and loss as above (measured: bitwise equal logits), key
-# gradients after 30 layers of backward in another summation order: 1e-4 (measured <= 2.5e-5).
+# gradients after 30 layers of backward in another summation order: 1e-4 (measured <= 7.3e-5).
 DEEP_TOL = {"logits": 1e-5, "loss": 1e-5, "capture": 1e-4}
 
 
