@@ -47,6 +47,9 @@ enum class ValueType : uint32_t {
 };
 
 std::string_view value_type_name(ValueType t);  // "uint32", "string", "array", ...
+// Bytes of one numeric or bool value of on-disk type `raw`; 0 for string and array; -1 for
+// a number that is no value type.
+int value_type_size(uint32_t raw);
 
 // One metadata value: a scalar, or an array of scalars, strings or arrays (nested
 // arrays are allowed by the format and by gguf-py; llama.cpp itself rejects them).

@@ -35,31 +35,11 @@ constexpr int kMaxArrayNesting = 8;      // bounds the recursion on hostile file
 constexpr uint64_t kMinKvBytes = 8 + 1 + 4 + 1;
 constexpr uint64_t kMinTensorInfoBytes = 8 + 1 + 4 + 4 + 8;
 
-// Bytes of one numeric or bool element; 0 for STRING and ARRAY, -1 for invalid values.
-int scalar_size(uint32_t raw) {
-  switch (static_cast<ValueType>(raw)) {
-    case ValueType::UINT8:
-    case ValueType::INT8:
-    case ValueType::BOOL: return 1;
-    case ValueType::UINT16:
-    case ValueType::INT16: return 2;
-    case ValueType::UINT32:
-    case ValueType::INT32:
-    case ValueType::FLOAT32: return 4;
-    case ValueType::UINT64:
-    case ValueType::INT64:
-    case ValueType::FLOAT64: return 8;
-    case ValueType::STRING:
-    case ValueType::ARRAY: return 0;
-  }
-  return -1;
-}
-
 // The fewest bytes one element of an array of `raw` takes in the file.
 uint64_t min_element_bytes(ValueType t) {
   if (t == ValueType::STRING) return 8;      // the length prefix
   if (t == ValueType::ARRAY) return 4 + 8;   // element type + count
-  return static_cast<uint64_t>(scalar_size(static_cast<uint32_t>(t)));
+  return static_cast<uint64_t>(value_type_size(static_cast<uint32_t>(t)));
 }
 
 uint64_t pad_to(uint64_t x, uint64_t alignment, bool* overflow) {
@@ -199,7 +179,7 @@ struct GgufParser {
   }
 
   void check_value_type(uint32_t raw, const std::string& what) const {
-    EP_CHECK(scalar_size(raw) >= 0, "{}: {}: unknown value type {} at byte {} (expected 0..12: uint8 ... float64)",
+    EP_CHECK(value_type_size(raw) >= 0, "{}: {}: unknown value type {} at byte {} (expected 0..12: uint8 ... float64)",
              where(), what, raw, pos - 4);
   }
 
@@ -212,7 +192,7 @@ struct GgufParser {
     } else if (v.type_ == ValueType::STRING) {
       v.strings_.push_back(read_string(what));
     } else {
-      size_t n = static_cast<size_t>(scalar_size(raw_type));
+      size_t n = static_cast<size_t>(value_type_size(raw_type));
       const std::byte* p = take(n, what);
       v.numbers_.assign(p, p + n);
     }

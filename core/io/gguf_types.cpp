@@ -2,6 +2,7 @@
 // typed element reads of a metadata Value.
 // ref: ggml-org/llama.cpp ggml/src/ggml.c type_traits (blck_size, type_size) and
 // gguf-py 0.19 gguf/constants.py GGML_QUANT_SIZES, which agree.
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <limits>
@@ -76,19 +77,8 @@ constexpr std::array<std::string_view, 13> kValueTypeNames{
     "uint8", "int8", "uint16", "int16", "uint32", "int32", "float32",
     "bool",  "string", "array", "uint64", "int64", "float64"};
 
-size_t element_bytes(ValueType t) {
-  switch (t) {
-    case ValueType::UINT16:
-    case ValueType::INT16: return 2;
-    case ValueType::UINT32:
-    case ValueType::INT32:
-    case ValueType::FLOAT32: return 4;
-    case ValueType::UINT64:
-    case ValueType::INT64:
-    case ValueType::FLOAT64: return 8;
-    default: return 1;
-  }
-}
+// The bytes per element of a value's numbers_ (strings and arrays keep none there).
+size_t element_bytes(ValueType t) { return static_cast<size_t>(std::max(1, value_type_size(static_cast<uint32_t>(t)))); }
 
 template <typename T>
 T load(const std::vector<std::byte>& bytes, size_t i) {
@@ -110,6 +100,25 @@ bool can_dequantize(GgmlType t) { return type_info(t).dequantize; }
 std::string_view value_type_name(ValueType t) {
   auto i = static_cast<size_t>(t);
   return i < kValueTypeNames.size() ? kValueTypeNames[i] : std::string_view("invalid");
+}
+
+int value_type_size(uint32_t raw) {
+  switch (static_cast<ValueType>(raw)) {
+    case ValueType::UINT8:
+    case ValueType::INT8:
+    case ValueType::BOOL: return 1;
+    case ValueType::UINT16:
+    case ValueType::INT16: return 2;
+    case ValueType::UINT32:
+    case ValueType::INT32:
+    case ValueType::FLOAT32: return 4;
+    case ValueType::UINT64:
+    case ValueType::INT64:
+    case ValueType::FLOAT64: return 8;
+    case ValueType::STRING:
+    case ValueType::ARRAY: return 0;
+  }
+  return -1;
 }
 
 bool is_integer_type(ValueType t) {
