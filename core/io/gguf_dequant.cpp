@@ -148,11 +148,14 @@ void scale_min_k4(const std::byte* s, int j, int* scale, int* min) {
 
 // block_q4_K: fp16 d | fp16 dmin | scales[12] | qs[128]. Sub-block j (32 elements) takes the
 // low (j even) or high (j odd) nibbles of bytes 32*(j/2) .. +31: x = (d*sc) * q - (dmin*m).
-void q4_k(const std::byte* b, float* y) {
+// block_q5_K: the same with qh[32] between scales and qs: the fifth bit of element l of
+// sub-block j is bit j of qh[l]. One loop serves both (qh == nullptr for Q4_K).
+void q4_or_q5_k(const std::byte* b, float* y, bool five_bits) {
   float d = f16_at(b);
   float dmin = f16_at(b + 2);
   const std::byte* scales = b + 4;
-  const std::byte* qs = b + 4 + 12;
+  const std::byte* qh = five_bits ? scales + 12 : nullptr;
+  const std::byte* qs = scales + 12 + (five_bits ? kQK_K / 8 : 0);
   for (int j = 0; j < 8; ++j) {
     int sc = 0, m = 0;
     scale_min_k4(scales, j, &sc, &m);
@@ -160,30 +163,14 @@ void q4_k(const std::byte* b, float* y) {
     float m1 = dmin * static_cast<float>(m);
     for (int l = 0; l < 32; ++l) {
       int q = (u8(qs, 32 * (j / 2) + l) >> (4 * (j % 2))) & 0x0F;
+      if (qh) q |= ((u8(qh, l) >> j) & 1) << 4;
       y[32 * j + l] = d1 * static_cast<float>(q) - m1;
     }
   }
 }
 
-// block_q5_K: as Q4_K with qh[32] before qs: the fifth bit of element l of sub-block j is
-// bit j of qh[l].
-void q5_k(const std::byte* b, float* y) {
-  float d = f16_at(b);
-  float dmin = f16_at(b + 2);
-  const std::byte* scales = b + 4;
-  const std::byte* qh = scales + 12;
-  const std::byte* qs = qh + kQK_K / 8;
-  for (int j = 0; j < 8; ++j) {
-    int sc = 0, m = 0;
-    scale_min_k4(scales, j, &sc, &m);
-    float d1 = d * static_cast<float>(sc);
-    float m1 = dmin * static_cast<float>(m);
-    for (int l = 0; l < 32; ++l) {
-      int q = ((u8(qs, 32 * (j / 2) + l) >> (4 * (j % 2))) & 0x0F) | (((u8(qh, l) >> j) & 1) << 4);
-      y[32 * j + l] = d1 * static_cast<float>(q) - m1;
-    }
-  }
-}
+void q4_k(const std::byte* b, float* y) { q4_or_q5_k(b, y, false); }
+void q5_k(const std::byte* b, float* y) { q4_or_q5_k(b, y, true); }
 
 // block_q6_K: ql[128] | qh[64] | int8 scales[16] | fp16 d. Per 128-element half h: element
 // 32*k + l (k = 0..3) takes nibble k/2 of ql[64h + 32*(k%2) + l] and bits 2k of qh[32h + l];
