@@ -48,7 +48,7 @@ TaskKind arithmetic_kind(const ArithmeticSpec& spec) {
   paper.scoring = Scoring::FirstToken;
   paper.prompt = spec.prompt;
   for (int64_t result : distinct_results(spec)) paper.choices.push_back(" " + std::to_string(result));
-  paper.single_token_answers = true;
+  paper.whole_answers = true;
 
   TaskKind kind;
   kind.name = spec.name;

@@ -136,13 +136,12 @@ std::vector<int64_t> shard_rows(const std::vector<int64_t>& batch, int rank, int
 // Forward + backward on this shard's rows; returns the shard's loss sum / batch size.
 // A shard with no rows still takes part (zero gradients) so collectives line up.
 double accumulate_gradients(CausalLM& model, const std::vector<std::vector<int64_t>>& prompts,
-                            const std::vector<int64_t>& answers, const std::vector<int64_t>& rows,
+                            const std::vector<std::vector<int64_t>>& answers, const std::vector<int64_t>& rows,
                             int64_t full_batch, int64_t pad_id) {
   if (rows.empty()) return 0.0;
-  Batch batch = left_padded_batch(prompts, rows, pad_id, model.device());
-  auto targets = gather_targets(answers, rows, model.device());  // [b]
-  auto logits = model.forward(batch, LogitsScope::Last);          // [b, V]
-  auto loss = last_token_loss_sum(logits, targets) / static_cast<double>(full_batch);
+  const AnswerBatch b = teacher_forced_batch(prompts, answers, rows, pad_id, model.device());
+  auto logits = model.forward(b.batch, LogitsScope::last_positions(b.K));  // [b, K, V]
+  auto loss = answer_token_nll(logits, b.targets).sum() / static_cast<double>(full_batch);
   loss.backward();
   return loss.item<double>();
 }
@@ -194,10 +193,10 @@ void check_options(const TokenizedTask& train, const FinetuneOptions& opts) {
 FinetuneResult finetune(CausalLM& model, const TokenizedTask& train, const FinetuneOptions& opts) {
   check_options(train, opts);
   std::vector<std::vector<int64_t>> prompts;
-  std::vector<int64_t> answers;
+  std::vector<std::vector<int64_t>> answers;
   for (const TokenizedExample& ex : train.examples) {
     prompts.push_back(ex.prompt_ids);
-    answers.push_back(ex.answer_id);
+    answers.push_back(ex.answer_ids);
   }
   const auto n = static_cast<int64_t>(prompts.size());
   const int64_t steps_per_epoch = (n + opts.batch_size - 1) / opts.batch_size;

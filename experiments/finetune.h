@@ -2,7 +2,8 @@
 // small GPT-2-architecture model learns the arithmetic tasks from random weights).
 //
 // ref: paper appendix C — Adam over all parameters, lr 0.01, batch 2, one epoch;
-// official code: cross-entropy of the answer token at the last position.
+// official code: cross-entropy of the answer token at the last position (summed
+// over the answer's tokens under teacher forcing when an answer is several tokens).
 //
 // Data parallel without knowing MPI: every process runs the same batches (a seeded
 // shuffle per epoch, independent of the process count), computes the loss of its
@@ -63,7 +64,7 @@ struct FinetuneResult {
   std::vector<double> losses;   // one per step of this call
 };
 
-// Trains the model in place on the task's examples (prompt ids -> answer token).
+// Trains the model in place on the task's examples (prompt ids -> answer_ids).
 // Parameters require grad only during the call. To measure the loss before or
 // after, use evaluate(model, to_eval_set(task), ...).mean_loss (task_metrics.h).
 FinetuneResult finetune(CausalLM& model, const TokenizedTask& train, const FinetuneOptions& opts);

@@ -1,5 +1,7 @@
 #include "experiments/load_task.h"
 
+#include <algorithm>
+
 #include "core/util/error.h"
 #include "experiments/seeded_shuffle.h"
 #include "experiments/splits.h"
@@ -26,6 +28,17 @@ void carve_test_if_missing(RecordSet& set, const SplitOptions& opts) {
   set.train = pick(set.train, s.kept);
 }
 
+// A seeded random subset of at most `limit` records (all when limit is 0 or more
+// than there are), kept in source order.
+std::vector<Record> subsample(std::vector<Record> records, int64_t limit, uint64_t seed, uint64_t stream) {
+  const auto n = static_cast<int64_t>(records.size());
+  if (limit <= 0 || limit >= n) return records;
+  std::vector<int64_t> keep = seeded_permutation(n, derive_seed(seed, stream));
+  keep.resize(static_cast<size_t>(limit));
+  std::sort(keep.begin(), keep.end());
+  return pick(records, keep);
+}
+
 }  // namespace
 
 TaskSplits load_task(const TaskSpec& spec) {
@@ -40,9 +53,11 @@ TaskSplits load_task(const TaskSpec& spec) {
                                  derive_seed(spec.split.seed, kValidationSplitStream));
 
   TaskSplits splits;
-  splits.train = build_task(kind, prompts, pick(records.train, val.kept));
-  splits.validation = build_task(kind, prompts, pick(records.train, val.held_out));
-  splits.test = build_task(kind, prompts, records.test);
+  const SplitOptions& o = spec.split;
+  splits.train = build_task(kind, prompts, subsample(pick(records.train, val.kept), o.max_train, o.seed, kSubsampleStream));
+  splits.validation = build_task(kind, prompts, subsample(pick(records.train, val.held_out), o.max_validation, o.seed,
+                                                          kSubsampleStream + 1));
+  splits.test = build_task(kind, prompts, subsample(records.test, o.max_test, o.seed, kSubsampleStream + 2));
   return splits;
 }
 

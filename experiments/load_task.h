@@ -18,6 +18,10 @@ struct SplitOptions {
   // the test set). 0 keeps the paper's training set whole.
   double validation_fraction = 0.0;
   uint64_t seed = 42;  // ref: official code, seed 42
+  // At most this many examples of each split (0: all of them): a seeded random
+  // subsample taken after splitting, so the splits are the paper's and a smaller run
+  // (the demo on a CPU) measures a random part of them, in source order.
+  int64_t max_train = 0, max_validation = 0, max_test = 0;
 };
 
 struct TaskSpec {

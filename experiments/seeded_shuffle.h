@@ -13,6 +13,7 @@ enum SeedStream : uint64_t {
   kTestSplitStream = 1,
   kValidationSplitStream = 2,
   kFinetuneShuffleStream = 3,  // + epoch
+  kSubsampleStream = 1u << 20,  // + 0 train, 1 validation, 2 test (far above any epoch)
 };
 
 }  // namespace ep

@@ -34,9 +34,12 @@ struct Task {
   std::string name;         // the task kind, e.g. "cb"
   std::string prompt_set;   // "paper" or "lm-eval"
   Scoring scoring = Scoring::FirstToken;
-  // Every answer must be exactly one token (INT-SUM, INT-MULT); otherwise only the
-  // first token of a label word is used.
-  bool single_token_answers = false;
+  // FirstToken only. true: the answer is every token of the choice (INT-SUM's " 46"
+  // is one token for GPT-2, three for SmolLM2's digit-by-digit tokenizer); the loss is
+  // their summed cross-entropy and an example is right when each of them is the argmax
+  // under teacher forcing. false: the first token of a label word stands for it (the
+  // paper's SuperGLUE prompts).
+  bool whole_answers = false;
   // One per class. FirstToken: the label words (" entails"). ChoiceLogLikelihood:
   // the continuation templates (" True", " {choice1_lc}") — the rendered text is in
   // each Example.

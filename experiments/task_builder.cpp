@@ -33,7 +33,7 @@ Task build_task(const TaskKind& kind, const PromptSet& prompts, const std::vecto
   task.name = kind.name;
   task.prompt_set = prompts.name;
   task.scoring = prompts.scoring;
-  task.single_token_answers = prompts.single_token_answers;
+  task.whole_answers = prompts.whole_answers;
   task.choices = prompts.choices;
   task.examples.reserve(records.size());
   const auto n_choices = static_cast<int64_t>(prompts.choices.size());

@@ -34,7 +34,7 @@ struct PromptSet {
   // One template per class, rendered with the record's fields. FirstToken sets must
   // not use fields (the label word is the same for every example).
   std::vector<std::string> choices;
-  bool single_token_answers = false;
+  bool whole_answers = false;  // see Task::whole_answers
 };
 
 struct TaskKind {

@@ -16,13 +16,12 @@ EvalSet to_eval_set(const TokenizedTask& task) {
   std::set<TokenId> firsts;
   for (const TokenizedExample& ex : task.examples) {
     set.prompts.push_back(ex.prompt_ids);
-    set.answers.push_back(ex.answer_id);
+    set.answers.push_back(ex.answer_ids);
     for (const auto& cont : ex.continuation_ids) firsts.insert(cont.front());
   }
-  if (!task.choice_ids.empty())
-    set.choices = task.choice_ids;
-  else
-    set.choices.assign(firsts.begin(), firsts.end());
+  set.choices = task.choice_answers;
+  if (set.choices.empty())
+    for (TokenId t : firsts) set.choices.push_back({t});
   return set;
 }
 

@@ -1,8 +1,9 @@
 // Metrics over a tokenized task.
 //
-//   paper   (Scoring::FirstToken): the argmax over the full vocabulary of the last
-//           position's logits must be the answer token. Computed by core's
-//           evaluate() (core/prune/evaluate.h) on to_eval_set(task).
+//   paper   (Scoring::FirstToken): the argmax over the full vocabulary must be the
+//           answer token (every answer token under teacher forcing, for whole
+//           answers). Computed by core's evaluate() (core/prune/evaluate.h) on
+//           to_eval_set(task).
 //   lm-eval (Scoring::ChoiceLogLikelihood): for each choice, the sum over the
 //           continuation's tokens of log-softmax at the preceding position; the
 //           choice with the largest sum wins (ties: the first, as numpy's argmax).
@@ -20,8 +21,8 @@
 
 namespace ep {
 
-// The paper's metric input: prompts, answer tokens, and candidate tokens (the label
-// words' first tokens; for lm-eval tasks, the distinct first tokens of all
+// The paper's metric input: prompts, answers (answer_ids), and candidate answers
+// (choice_answers; for lm-eval tasks, the distinct first tokens of all
 // continuations, so the restricted accuracy is defined there too).
 EvalSet to_eval_set(const TokenizedTask& task);
 

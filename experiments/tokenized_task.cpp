@@ -23,15 +23,22 @@ std::vector<TokenId> with_bos(std::vector<TokenId> ids, const BpeTokenizer& tok,
   return ids;
 }
 
-// The first token of each label word; two words with the same first token would
-// make the paper's metric unable to tell their classes apart.
+// The tokens of each label word. Two words with the same first token (or, for whole
+// answers, the same tokens) would make the metric unable to tell their classes apart.
 std::vector<std::vector<TokenId>> encode_label_words(const Task& task, const BpeTokenizer& tok) {
   std::vector<std::vector<TokenId>> encoded;
   std::map<TokenId, size_t> owner;
+  std::map<std::vector<TokenId>, size_t> whole_owner;
   for (size_t c = 0; c < task.choices.size(); ++c) {
     encoded.push_back(tok.encode(task.choices[c]));
     const auto& ids = encoded.back();
     EP_CHECK(!ids.empty(), "{}: label word {} (\"{}\") encodes to no tokens", task_label(task), c, task.choices[c]);
+    if (task.whole_answers) {
+      auto [it, fresh] = whole_owner.emplace(ids, c);
+      EP_CHECK(fresh, "{}: answers \"{}\" and \"{}\" encode to the same tokens {}", task_label(task),
+               task.choices[it->second], task.choices[c], ids_text(ids));
+      continue;
+    }
     auto [it, fresh] = owner.emplace(ids[0], c);
     EP_CHECK(fresh,
              "{}: label words \"{}\" and \"{}\" both start with token {} (\"{}\"); first-token scoring needs "
@@ -44,16 +51,16 @@ std::vector<std::vector<TokenId>> encode_label_words(const Task& task, const Bpe
 void tokenize_first_token(const Task& task, const BpeTokenizer& tok, const TokenizeOptions& opts,
                           TokenizedTask& out) {
   const auto words = encode_label_words(task, tok);
-  for (const auto& ids : words) out.choice_ids.push_back(ids[0]);
+  for (const auto& ids : words) {
+    out.choice_ids.push_back(ids[0]);
+    out.choice_answers.push_back(task.whole_answers ? ids : std::vector<TokenId>{ids[0]});
+  }
   for (const Example& ex : task.examples) {
-    const auto& answer_ids = words[static_cast<size_t>(ex.answer)];
-    EP_CHECK(!task.single_token_answers || answer_ids.size() == 1,
-             "{}: answer \"{}\" is {} tokens {}; {} needs one-token answers", ex.source,
-             task.choices[static_cast<size_t>(ex.answer)], answer_ids.size(), ids_text(answer_ids), task_label(task));
     TokenizedExample t;
     t.prompt_ids = with_bos(tok.encode(ex.prompt), tok, opts);
     t.answer = ex.answer;
-    t.answer_id = answer_ids[0];
+    t.answer_ids = out.choice_answers[static_cast<size_t>(ex.answer)];
+    t.answer_id = t.answer_ids[0];
     out.examples.push_back(std::move(t));
   }
 }
@@ -87,6 +94,7 @@ void tokenize_choice_loglik(const Task& task, const BpeTokenizer& tok, const Tok
       t.continuation_ids.push_back(std::move(ids));
     }
     t.answer_id = t.continuation_ids[static_cast<size_t>(ex.answer)][0];
+    t.answer_ids = {t.answer_id};
     t.prompt_ids = with_bos(std::move(context_ids), tok, opts);
     out.examples.push_back(std::move(t));
   }

@@ -21,7 +21,10 @@ struct TokenizeOptions {
 struct TokenizedExample {
   std::vector<TokenId> prompt_ids;  // [BOS] + prompt tokens
   int64_t answer = 0;               // index into the choices
-  TokenId answer_id = 0;            // first token of the correct choice (the eigenpruning loss target)
+  TokenId answer_id = 0;            // first token of the correct choice
+  // The eigenpruning loss target: the correct choice's tokens (whole answers), or its
+  // first token alone; lm-eval: the first token of the correct continuation.
+  std::vector<TokenId> answer_ids;
   // ChoiceLogLikelihood only: per choice, the continuation's ids (>= 1 each), split
   // off the encoding of prompt + continuation as lm-eval does.
   std::vector<std::vector<TokenId>> continuation_ids;
@@ -31,14 +34,18 @@ struct TokenizedTask {
   std::string name;
   std::string prompt_set;
   Scoring scoring = Scoring::FirstToken;
-  // FirstToken only: the first token of each label word, all distinct; the paper's
-  // accuracy takes the argmax over the full vocabulary, a restricted one over these.
+  // FirstToken only: the first token of each label word (all distinct unless the
+  // answers are whole); the paper's accuracy takes the argmax over the full
+  // vocabulary, a restricted one over the choices.
   std::vector<TokenId> choice_ids;
+  // FirstToken only: what each choice is as an answer (answer_ids of its examples):
+  // every token of it for whole answers (all distinct), else its first token.
+  std::vector<std::vector<TokenId>> choice_answers;
   std::vector<TokenizedExample> examples;
 };
 
-// Errors: an answer that must be one token but is not (names the example), label
-// words that share a first token (names them), an empty label word or continuation.
+// Errors: label words that share a first token, or whole answers that are equal
+// (names them); an empty label word or continuation.
 TokenizedTask tokenize_task(const Task& task, const BpeTokenizer& tokenizer, const TokenizeOptions& opts = {});
 
 }  // namespace ep

@@ -22,6 +22,7 @@
 
 #include "core/model/causal_lm.h"
 #include "core/prune/decompose.h"
+#include "core/prune/batching.h"
 #include "core/prune/evaluate.h"
 #include "core/prune/freeze.h"
 #include "core/prune/score.h"
@@ -132,6 +133,9 @@ CellTask build_cell_task(const grid::Grid& g, const grid::TaskSpec& spec, const 
   TaskSpec ts(spec.kind, spec.prompt_set, spec.data_dir.value_or(std::filesystem::path{}));
   ts.split.test_fraction = spec.split.test_fraction;
   ts.split.validation_fraction = spec.split.validation_fraction;
+  ts.split.max_train = spec.split.max_train;
+  ts.split.max_validation = spec.split.max_validation;
+  ts.split.max_test = spec.split.max_test;
   ts.split.seed = or_grid_seed(spec.split.seed, g);
   const TaskSplits splits = load_task(ts);
   TokenizeOptions to;
@@ -149,11 +153,6 @@ CellTask build_cell_task(const grid::Grid& g, const grid::TaskSpec& spec, const 
   return t;
 }
 
-int64_t longest_prompt(const EvalSet& set) {
-  int64_t n = 1;
-  for (const auto& p : set.prompts) n = std::max<int64_t>(n, static_cast<int64_t>(p.size()));
-  return n;
-}
 
 // ---- sharded evaluation ----------------------------------------------------------------
 
@@ -181,8 +180,9 @@ std::vector<T> take(const dist::Bytes& b, size_t& at) {
 
 // What one example's evaluation gives, whatever the metric.
 struct ExampleOutcomes {
+  std::vector<uint8_t> correct, choice_correct;  // see EvalResult
   std::vector<int64_t> predicted;         // token id (vocab argmax)
-  std::vector<int64_t> choice_predicted;  // token id (argmax over answer tokens)
+  std::vector<int64_t> choice_predicted;  // index into the candidate answers (restricted argmax)
   std::vector<int64_t> loglik_choice;     // choice index (lm-eval), else empty
   std::vector<double> loss;
 };
@@ -198,6 +198,8 @@ ExampleOutcomes evaluate_sharded(CausalLM& model, const TokenizedTask& task, con
   put(mine, rows);
   if (!rows.empty()) {
     const EvalResult r = evaluate(model, set, EvalOptions{batch_size, pad_id}, rows);
+    put(mine, r.correct);
+    put(mine, r.choice_correct);
     put(mine, r.predicted);
     put(mine, r.choice_predicted);
     put(mine, r.loss);
@@ -205,12 +207,16 @@ ExampleOutcomes evaluate_sharded(CausalLM& model, const TokenizedTask& task, con
     if (lm_eval) lc = evaluate_choices(model, task, ChoiceEvalOptions{batch_size, pad_id}, rows).predicted;
     put(mine, lc);
   } else {
+    put(mine, std::vector<uint8_t>{});
+    put(mine, std::vector<uint8_t>{});
     put(mine, std::vector<int64_t>{});
     put(mine, std::vector<int64_t>{});
     put(mine, std::vector<double>{});
     put(mine, std::vector<int64_t>{});
   }
   ExampleOutcomes all;
+  all.correct.assign(n, 0);
+  all.choice_correct.assign(n, 0);
   all.predicted.assign(n, -1);
   all.choice_predicted.assign(n, -1);
   all.loss.assign(n, 0.0);
@@ -218,11 +224,15 @@ ExampleOutcomes evaluate_sharded(CausalLM& model, const TokenizedTask& task, con
   for (const dist::Bytes& b : comm.all_gather_bytes(mine)) {
     size_t at = 0;
     const auto r = take<int64_t>(b, at);
+    const auto ok = take<uint8_t>(b, at);
+    const auto cok = take<uint8_t>(b, at);
     const auto pred = take<int64_t>(b, at);
     const auto cpred = take<int64_t>(b, at);
     const auto loss = take<double>(b, at);
     const auto lc = take<int64_t>(b, at);
     for (size_t k = 0; k < r.size(); ++k) {
+      all.correct[r[k]] = ok[k];
+      all.choice_correct[r[k]] = cok[k];
       all.predicted[r[k]] = pred[k];
       all.choice_predicted[r[k]] = cpred[k];
       all.loss[r[k]] = loss[k];
@@ -233,7 +243,8 @@ ExampleOutcomes evaluate_sharded(CausalLM& model, const TokenizedTask& task, con
 }
 
 // The metric the grid asks for, as the results file keeps it. `predicted` holds a
-// token id for full-vocab, a choice index for choices and lm-eval.
+// token id for full-vocab (see EvalResult::predicted), a choice index for choices
+// and lm-eval (-1: a multi-token prefix that is no choice).
 SplitResult to_split_result(const ExampleOutcomes& o, const TokenizedTask& task, const std::string& metric,
                             bool lm_eval) {
   SplitResult s;
@@ -248,12 +259,11 @@ SplitResult to_split_result(const ExampleOutcomes& o, const TokenizedTask& task,
       pred = o.loglik_choice[i];
       ok = pred == ex.answer;
     } else if (metric == "choices") {
-      const auto& ids = task.choice_ids;
-      pred = std::find(ids.begin(), ids.end(), o.choice_predicted[i]) - ids.begin();
-      ok = o.choice_predicted[i] == ex.answer_id;
+      pred = o.choice_predicted[i];
+      ok = o.choice_correct[i] != 0;
     } else {
       pred = o.predicted[i];
-      ok = pred == ex.answer_id;
+      ok = o.correct[i] != 0;
     }
     s.predicted.push_back(pred);
     s.correct.push_back(ok ? 1 : 0);
@@ -374,7 +384,7 @@ class Executor {
     ScoreOptions sopts;
     sopts.reduce = position_reduce_from_name(ep.position_reduction);
     sopts.pairs = ep.pairs;
-    sopts.positions = longest_prompt(task.train_eval);
+    sopts.positions = longest_teacher_forced_input(task.train_eval.prompts, task.train_eval.answers);
     const Scorer scorer(decs, sopts);
     ScoreState state = scorer.make_state(device);
     const auto batches = make_scoring_batches(static_cast<int64_t>(task.train_eval.prompts.size()), ep.batch_size, g.seed);

@@ -37,6 +37,9 @@ std::string task_line(const grid::TaskSpec& t) {
   s += fmt::format("; prompts {}, metric {}, BOS {}", t.prompt_set, t.metric, t.bos ? "on" : "off");
   if (t.split.test_fraction > 0) s += fmt::format("; test {:g}", t.split.test_fraction);
   s += fmt::format("; validation {:g} of train; split seed {}", t.split.validation_fraction, t.split.seed);
+  if (t.split.max_train || t.split.max_validation || t.split.max_test)
+    s += fmt::format("; at most {} train, {} validation, {} test (0: all)", t.split.max_train, t.split.max_validation,
+                     t.split.max_test);
   return s;
 }
 

@@ -122,6 +122,9 @@ SplitSpec read_split(TomlTable t, bool has_own_test, uint64_t grid_seed) {
   s.test_fraction = has_own_test ? 0.0 : fraction(t, "test_fraction", s.test_fraction, false);
   s.validation_fraction = fraction(t, "validation_fraction", s.validation_fraction, true);
   s.seed = seed_value(t, "seed", grid_seed);
+  s.max_train = positive(t, "max_train", t.opt_integer("max_train"));
+  s.max_validation = positive(t, "max_validation", t.opt_integer("max_validation"));
+  s.max_test = positive(t, "max_test", t.opt_integer("max_test"));
   t.finish();
   return s;
 }
@@ -271,7 +274,12 @@ std::string describe(const TaskSpec& t) {
   return fmt::format("task {}: kind={} data_dir={} prompt_set={} metric={} bos={} split test={} validation={} "
                      "seed={}",
                      t.name, t.kind, t.data_dir ? t.data_dir->string() : "-", t.prompt_set, t.metric, t.bos,
-                     t.split.test_fraction, t.split.validation_fraction, t.split.seed);
+                     t.split.test_fraction, t.split.validation_fraction, t.split.seed) +
+         // Only when set, so that grids without them keep their cells' fingerprints.
+         (t.split.max_train || t.split.max_validation || t.split.max_test
+              ? fmt::format(" max_train={} max_validation={} max_test={}", t.split.max_train, t.split.max_validation,
+                            t.split.max_test)
+              : std::string());
 }
 
 std::string describe(const EigenpruneSpec& e) {

@@ -84,6 +84,8 @@ struct SplitSpec {
   double test_fraction = 0.2;        // of all records; generated tasks only (SuperGLUE: val.jsonl)
   double validation_fraction = 0.0;  // of the training pool, held out to choose p on
   uint64_t seed = 0;                 // defaults to the grid seed
+  // At most this many examples per split, a seeded random subsample (0: all).
+  int64_t max_train = 0, max_validation = 0, max_test = 0;
 };
 
 struct TaskSpec {

@@ -67,6 +67,25 @@ std::unique_ptr<CausalLM> init_causal_lm(const ModelConfig& config, uint64_t see
   return build(config, *src, opts);
 }
 
+torch::Tensor answer_token_nll(const torch::Tensor& tail_logits, const torch::Tensor& targets) {
+  EP_CHECK(tail_logits.dim() == 3, "answer logits must be [B, K, V]; got {} dims", tail_logits.dim());
+  const int64_t B = tail_logits.size(0), K = tail_logits.size(1), V = tail_logits.size(2);
+  EP_CHECK(targets.dim() == 2 && targets.size(0) == B && targets.size(1) == K, "answer targets must be [B, K] = [{}, {}]; got {}",
+           B, K, model::shape_str(targets.sizes()));
+  auto t = targets.to(tail_logits.device(), torch::kLong);
+  auto used = t.ne(kNoTarget);  // [B, K]
+  if (t.numel() > 0) {
+    const int64_t lo = t.masked_fill(~used, 0).min().item<int64_t>(), hi = t.max().item<int64_t>();
+    EP_CHECK(lo >= 0 && hi < V, "answer targets must be token ids in [0, {}) or {} (no token); got values in [{}, {}]", V,
+             kNoTarget, t.min().item<int64_t>(), hi);
+    EP_CHECK(used.any(1).all().item<bool>(), "an example has no answer token (a row of answer targets is all {})",
+             kNoTarget);
+  }
+  auto logp = at::log_softmax(tail_logits.to(at::promote_types(tail_logits.scalar_type(), torch::kFloat32)), -1);
+  auto picked = logp.gather(2, t.clamp_min(0).unsqueeze(2)).squeeze(2);  // [B, K]
+  return picked.masked_fill(~used, 0).sum(1).neg();                     // [B]
+}
+
 torch::Tensor last_token_loss_sum(const torch::Tensor& last_logits, const torch::Tensor& targets) {
   EP_CHECK(last_logits.dim() == 2, "last-position logits must be [B, V]; got {} dims", last_logits.dim());
   const int64_t B = last_logits.size(0), V = last_logits.size(1);
@@ -142,7 +161,9 @@ Step TransformerLM::prepare(const Batch& batch, LogitsScope scope, Taps* taps) c
   auto mask = batch.attention_mask.defined() ? check_bt(batch.attention_mask, "attention_mask", s.B, s.T)
                                              : at::ones({s.B, s.T}, ids.options());
   mask = mask.ne(0).to(torch::kLong);
-  if (scope == LogitsScope::Last && batch.attention_mask.defined()) {
+  EP_CHECK(scope.tail >= 0 && scope.tail <= s.T && (!scope.squeeze || scope.tail == 1),
+           "logits of the last {} positions asked of a batch of {} positions", scope.tail, s.T);
+  if (scope.tail > 0 && batch.attention_mask.defined()) {
     auto last_pad = mask.select(1, s.T - 1).eq(0);
     EP_CHECK(!last_pad.any().item<bool>(),
              "attention_mask has a pad at the last position of row {}; batches are left padded (the last "
@@ -175,8 +196,9 @@ torch::Tensor TransformerLM::forward(const Batch& batch, LogitsScope scope, Taps
   Step s = prepare(batch, scope, taps);
   auto h = embed(batch.input_ids.to(device_, torch::kLong), s);  // [B, T, D]
   for (int64_t l = 0; l < cfg_.n_layers; ++l) h = layer(l, h, s);
-  // Last: the final norm and the lm_head run on the last position only.
-  if (scope == LogitsScope::Last) h = h.select(1, s.T - 1);  // [B, D]
+  // The final norm and the lm_head run on the positions asked for only.
+  if (scope.squeeze) h = h.select(1, s.T - 1);                         // [B, D]
+  else if (scope.tail > 0) h = h.narrow(1, s.T - scope.tail, scope.tail);  // [B, k, D]
   h = apply_norm(h, w_.ln_f, cfg_.layer_norm_eps);
   return at::linear(h, w_.lm_head.w, w_.lm_head.b).to(at::promote_types(dtype_, torch::kFloat32));  // [B, T, V] or [B, V]
 }

@@ -63,7 +63,22 @@ struct Taps {
   std::vector<torch::Tensor> probes;
 };
 
-enum class LogitsScope { All, Last };
+// Which positions forward() computes logits for; the final norm and the lm_head run
+// on those only (the lm_head is ~20% of a small model's forward).
+//   All:               [B, T, V]
+//   Last:              [B, V], the last position (the prompt's last token)
+//   last_positions(k): [B, k, V], the last k positions (an answer of k tokens under
+//                      teacher forcing is predicted there)
+struct LogitsScope {
+  int64_t tail = 0;      // 0: every position
+  bool squeeze = false;  // drop the position axis (tail 1 only)
+  static const LogitsScope All, Last;
+  static LogitsScope last_positions(int64_t k) { return {k, false}; }
+  bool operator==(const LogitsScope& o) const { return tail == o.tail && squeeze == o.squeeze; }
+  bool operator!=(const LogitsScope& o) const { return !(*this == o); }
+};
+inline constexpr LogitsScope LogitsScope::All{0, false};
+inline constexpr LogitsScope LogitsScope::Last{1, true};
 
 class CausalLM {
  public:
@@ -73,8 +88,8 @@ class CausalLM {
   virtual torch::Device device() const = 0;
   virtual torch::ScalarType dtype() const = 0;
 
-  // logits [B, T, V] (All) or [B, V] (Last), in float32 whatever the model dtype
-  // (float64 for a float64 model).
+  // logits [B, T, V] (All), [B, V] (Last) or [B, k, V] (last_positions(k)), in
+  // float32 whatever the model dtype (float64 for a float64 model).
   virtual torch::Tensor forward(const Batch& batch, LogitsScope scope, Taps* taps = nullptr) = 0;
 
   // The decomposable matrices of one kind, one per layer, in layer order.
@@ -111,6 +126,15 @@ std::unique_ptr<CausalLM> load_causal_lm(const std::filesystem::path& folder, co
 
 // A model with seeded random weights (normal(0, 0.02), LayerNorm 1/0) for tests and the demo.
 std::unique_ptr<CausalLM> init_causal_lm(const ModelConfig& config, uint64_t seed, const LoadOptions& opts);
+
+// Answers of several tokens under teacher forcing: the model reads prompt + answer
+// minus its last token, and answer token j of an example with a k-token answer is
+// predicted at position T-k+j. `targets` [B, K] holds each answer right-aligned,
+// kNoTarget before a shorter one; `tail_logits` [B, K, V] is forward(last_positions(K)).
+// Returns each example's summed cross-entropy over its answer tokens, [B], float32
+// (float64 for a float64 model). With K = 1 it is last_token_loss_sum per example.
+inline constexpr int64_t kNoTarget = -1;
+torch::Tensor answer_token_nll(const torch::Tensor& tail_logits, const torch::Tensor& targets);
 
 // Sum over the batch of last-position cross-entropy, float32: logits [B, V], targets [B].
 torch::Tensor last_token_loss_sum(const torch::Tensor& last_logits, const torch::Tensor& targets);

@@ -51,4 +51,45 @@ torch::Tensor gather_targets(const std::vector<int64_t>& values, const std::vect
   return t.to(device);
 }
 
+AnswerBatch teacher_forced_batch(const std::vector<std::vector<int64_t>>& prompts,
+                                 const std::vector<std::vector<int64_t>>& answers, const std::vector<int64_t>& rows,
+                                 int64_t pad_id, torch::Device device) {
+  EP_CHECK(prompts.size() == answers.size(), "{} prompts but {} answers", prompts.size(), answers.size());
+  std::vector<std::vector<int64_t>> inputs;
+  std::vector<int64_t> local;
+  size_t K = 1;
+  for (int64_t r : rows) {
+    EP_CHECK(r >= 0 && static_cast<size_t>(r) < prompts.size(), "example index {} out of range ({} examples)", r,
+             prompts.size());
+    const auto& answer = answers[static_cast<size_t>(r)];
+    EP_CHECK(!answer.empty(), "example {} has an empty answer", r);
+    std::vector<int64_t> in = prompts[static_cast<size_t>(r)];
+    in.insert(in.end(), answer.begin(), answer.end() - 1);
+    local.push_back(static_cast<int64_t>(inputs.size()));
+    inputs.push_back(std::move(in));
+    K = std::max(K, answer.size());
+  }
+  AnswerBatch out;
+  out.batch = left_padded_batch(inputs, local, pad_id, device);
+  out.K = static_cast<int64_t>(K);
+  auto targets = at::full({static_cast<int64_t>(rows.size()), out.K}, kNoTarget, at::kLong);  // [B, K]
+  auto a = targets.accessor<int64_t, 2>();
+  for (size_t b = 0; b < rows.size(); ++b) {
+    const auto& answer = answers[static_cast<size_t>(rows[b])];
+    const int64_t start = out.K - static_cast<int64_t>(answer.size());
+    for (size_t j = 0; j < answer.size(); ++j) a[static_cast<int64_t>(b)][start + static_cast<int64_t>(j)] = answer[j];
+  }
+  out.targets = targets.to(device);
+  return out;
+}
+
+int64_t longest_teacher_forced_input(const std::vector<std::vector<int64_t>>& prompts,
+                                     const std::vector<std::vector<int64_t>>& answers) {
+  EP_CHECK(prompts.size() == answers.size(), "{} prompts but {} answers", prompts.size(), answers.size());
+  size_t n = 1;
+  for (size_t i = 0; i < prompts.size(); ++i)
+    n = std::max(n, prompts[i].size() + std::max<size_t>(answers[i].size(), 1) - 1);
+  return static_cast<int64_t>(n);
+}
+
 }  // namespace ep

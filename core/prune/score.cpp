@@ -201,8 +201,9 @@ void Scorer::score_batch(CausalLM& model, const Batch& batch, const torch::Tenso
   Taps taps;
   for (const auto& p : prepared_) taps.at.push_back(p.matrix);
   taps.want_grad = true;
-  auto logits = model.forward(batch, LogitsScope::Last, &taps);  // [B, V]
-  auto loss = last_token_loss_sum(logits, targets.to(logits.device()));
+  const torch::Tensor t = targets.dim() == 1 ? targets.unsqueeze(1) : targets;  // [B, K]
+  auto logits = model.forward(batch, LogitsScope::last_positions(t.size(-1)), &taps);  // [B, K, V]
+  auto loss = answer_token_nll(logits, t.to(logits.device())).sum();
   auto grads = torch::autograd::grad({loss}, taps.probes, /*grad_outputs=*/{},
                                      /*retain_graph=*/false, /*create_graph=*/false,
                                      /*allow_unused=*/true);
@@ -221,15 +222,12 @@ void Scorer::score_batch(CausalLM& model, const Batch& batch, const torch::Tenso
 
 void score_examples(CausalLM& model, const Scorer& scorer,
                     const std::vector<std::vector<int64_t>>& prompts,
-                    const std::vector<int64_t>& answers,
+                    const std::vector<std::vector<int64_t>>& answers,
                     const std::vector<std::vector<int64_t>>& batches, int64_t pad_id,
                     ScoreState& state) {
-  EP_CHECK(prompts.size() == answers.size(), "{} prompts but {} answers", prompts.size(),
-           answers.size());
   for (const auto& rows : batches) {
-    auto batch = left_padded_batch(prompts, rows, pad_id, model.device());
-    auto targets = gather_targets(answers, rows, model.device());
-    scorer.score_batch(model, batch, targets, state);
+    const AnswerBatch b = teacher_forced_batch(prompts, answers, rows, pad_id, model.device());
+    scorer.score_batch(model, b.batch, b.targets, state);
   }
 }
 

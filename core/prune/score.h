@@ -14,8 +14,10 @@
 // Computed once per block and batch: gu = g·U, xv = x·V (both [B, T, nb, r]), then
 // for each partner shift ΔL = s · reduce_t gu[b] * (xv[b'] − xv[b]).
 //
-// The loss is the SUM over the batch of the last position's cross-entropy, so an
-// example's gradient, hence its score, does not depend on what else is in the batch.
+// The loss is the SUM over the batch of each example's answer cross-entropy (summed
+// over the answer's tokens under teacher forcing; one token for the paper's tasks
+// with GPT-2), so an example's gradient, hence its score, does not depend on what
+// else is in the batch.
 #pragma once
 
 #include <cstdint>
@@ -86,7 +88,8 @@ class Scorer {
   ScoreState make_state(torch::Device device) const;
 
   // Forward with taps, dL/d(output) of every decomposed matrix, then accumulate.
-  // targets [B] int64: the answer token of each example.
+  // targets [B] int64: the answer token of each example; or [B, K]: answers of up
+  // to K tokens, right-aligned (teacher_forced_batch()).
   void score_batch(CausalLM& model, const Batch& batch, const torch::Tensor& targets,
                    ScoreState& state) const;
 
@@ -123,11 +126,11 @@ class Scorer {
   ScoreOptions opts_;
 };
 
-// Scores the given batches of examples (prompt token ids, answer token per
+// Scores the given batches of examples (prompt token ids, answer token ids per
 // example) into `state`: e.g. the batches of make_scoring_batches() dealt to this rank.
 void score_examples(CausalLM& model, const Scorer& scorer,
                     const std::vector<std::vector<int64_t>>& prompts,
-                    const std::vector<int64_t>& answers,
+                    const std::vector<std::vector<int64_t>>& answers,
                     const std::vector<std::vector<int64_t>>& batches, int64_t pad_id,
                     ScoreState& state);
 

@@ -6,6 +6,7 @@
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/autograd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -20,6 +21,7 @@
 #include "core/prune/score.h"
 #include "core/prune/scoring_batches.h"
 #include "core/prune/select.h"
+#include "tests/core/model_test_util.h"
 #include "tests/core/prune_test_util.h"
 
 namespace ep {
@@ -31,21 +33,28 @@ std::unique_ptr<CausalLM> load(const std::string& name, torch::ScalarType dtype 
   return load_causal_lm(std::filesystem::path(EP_TEST_DATA_DIR) / "fixtures" / name, opts);
 }
 
-// n prompts of lengths 3..(3 + n % 5) with seeded token ids < 512, and answers.
+// n prompts of lengths 3..(3 + n % 5) with seeded token ids < 512, and answers of
+// answer_len tokens.
 struct Examples {
   std::vector<std::vector<int64_t>> prompts;
-  std::vector<int64_t> answers;
+  std::vector<std::vector<int64_t>> answers;
 };
-Examples make_examples(int64_t n, uint64_t seed, int64_t min_len = 3, int64_t spread = 5) {
+Examples make_examples(int64_t n, uint64_t seed, int64_t min_len = 3, int64_t spread = 5, int64_t answer_len = 1) {
   auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
   Examples e;
   for (int64_t i = 0; i < n; ++i) {
     const int64_t len = min_len + (i * 7 + static_cast<int64_t>(seed)) % spread;
     auto ids = at::randint(0, 512, {len}, gen, at::kLong);
     e.prompts.emplace_back(ids.data_ptr<int64_t>(), ids.data_ptr<int64_t>() + len);
-    e.answers.push_back(at::randint(0, 512, {1}, gen, at::kLong).item<int64_t>());
+    auto answer = at::randint(0, 512, {answer_len}, gen, at::kLong);
+    e.answers.emplace_back(answer.data_ptr<int64_t>(), answer.data_ptr<int64_t>() + answer_len);
   }
   return e;
+}
+
+// The teacher-forced answer loss of a batch, summed over its examples.
+at::Tensor answer_loss(CausalLM& model, const AnswerBatch& b, Taps* taps = nullptr) {
+  return answer_token_nll(model.forward(b.batch, LogitsScope::last_positions(b.K), taps), b.targets).sum();
 }
 
 std::map<std::string, at::Tensor> snapshot(CausalLM& model) {
@@ -96,13 +105,12 @@ TEST(Eigenprune, DecomposesModelMatricesWithKindMajorGlobalIndices) {
 // L(x) for example 0 when only component (d, block, i) sees x' = x + ε (x1 − x0):
 // the matrix's output gets E_i (x' − x) = ε s u (v·(x1_t − x0_t)) at each position t,
 // which is a per-position bias for a batch of this one example.
-double loss_with_swap(CausalLM& model, const Batch& one, const at::Tensor& target,
-                      const Decomposition& d, const ComponentVectors& c, const at::Tensor& dx,
-                      double eps) {
+double loss_with_swap(CausalLM& model, const AnswerBatch& one, const Decomposition& d, const ComponentVectors& c,
+                      const at::Tensor& dx, double eps) {
   at::NoGradGuard no_grad;
   auto table = eps * c.s * at::matmul(dx, c.v).unsqueeze(1) * c.u.unsqueeze(0);  // [T, out]
   model.set_position_bias(d.matrix, table, at::zeros({d.matrix.out_features}, at::kDouble));
-  const double l = last_token_loss_sum(model.forward(one, LogitsScope::Last), target).item<double>();
+  const double l = answer_loss(model, one).item<double>();
   model.set_position_bias(d.matrix, {}, {});
   return l;
 }
@@ -130,31 +138,31 @@ std::unique_ptr<CausalLM> random_llama(torch::ScalarType dtype) {
 }
 
 void check_first_order(std::unique_ptr<CausalLM> model, const std::string& fixture, MatrixKind kind,
-                       Granularity gran) {
+                       Granularity gran, int64_t answer_len = 1) {
   DecomposeOptions dopts;
   dopts.granularity = gran;
   dopts.dtype = torch::kFloat64;
   auto decs = decompose(*model, {kind}, dopts);
   ScoreOptions sopts;
-  sopts.positions = 6;
+  sopts.positions = 6 + answer_len - 1;
   Scorer scorer(decs, sopts);
 
-  // Two examples of the same length (no pads): example 0 and its partner 1.
-  auto ex = make_examples(2, 91, 6, 1);
-  auto batch = left_padded_batch(ex.prompts, {0, 1}, 0, model->device());
-  auto targets = gather_targets(ex.answers, {0, 1}, model->device());
+  // Two examples of the same length (no pads): example 0 and its partner 1; an answer
+  // of several tokens is read under teacher forcing and its cross-entropies summed.
+  auto ex = make_examples(2, 91, 6, 1, answer_len);
+  auto pair = teacher_forced_batch(ex.prompts, ex.answers, {0, 1}, 0, model->device());
+  const auto& batch = pair.batch;
   Taps taps;
   taps.at.clear();
   for (const auto& d : decs) taps.at.push_back(d.matrix);
   taps.want_grad = true;
-  auto loss = last_token_loss_sum(model->forward(batch, LogitsScope::Last, &taps), targets);
+  auto loss = answer_loss(*model, pair, &taps);
   auto grads = torch::autograd::grad({loss}, taps.probes);
 
-  auto one = left_padded_batch(ex.prompts, {0}, 0, model->device());
-  auto target0 = targets.narrow(0, 0, 1);
+  auto one = teacher_forced_batch(ex.prompts, ex.answers, {0}, 0, model->device());
   const double base = [&] {
     at::NoGradGuard no_grad;
-    return last_token_loss_sum(model->forward(one, LogitsScope::Last), target0).item<double>();
+    return answer_loss(*model, one).item<double>();
   }();
 
   // The components with the largest |ΔL| of each matrix (others are ~0 in a
@@ -171,13 +179,13 @@ void check_first_order(std::unique_ptr<CausalLM> model, const std::string& fixtu
     auto dx = taps.inputs[m][1] - taps.inputs[m][0];  // [T, in]
     double err[2], actual[2];
     for (int k = 0; k < 2; ++k) {
-      actual[k] = loss_with_swap(*model, one, target0, decs[m], c, dx, eps[k]) - base;
+      actual[k] = loss_with_swap(*model, one, decs[m], c, dx, eps[k]) - base;
       err[k] = std::abs(actual[k] - eps[k] * est);
     }
-    std::printf("[ measure  ] %s %s (%s) block %lld component %lld: eps %.2f: est %.4e actual %.4e |err| %.3e; "
-                "eps %.3f: est %.4e actual %.4e |err| %.3e; ratio %.3f\n",
-                fixture.c_str(), decs[m].matrix.name().c_str(),
-                std::string(granularity_name(gran)).c_str(), static_cast<long long>(blk),
+    std::printf("[ measure  ] %s %s (%s, %lld-token answers) block %lld component %lld: eps %.2f: est %.4e actual "
+                "%.4e |err| %.3e; eps %.3f: est %.4e actual %.4e |err| %.3e; ratio %.3f\n",
+                fixture.c_str(), decs[m].matrix.name().c_str(), std::string(granularity_name(gran)).c_str(),
+                static_cast<long long>(answer_len), static_cast<long long>(blk),
                 static_cast<long long>(i), eps[0], eps[0] * est, actual[0], err[0], eps[1],
                 eps[1] * est, actual[1], err[1], err[0] / err[1]);
     EXPECT_LT(err[0], 0.2 * std::abs(eps[0] * est)) << decs[m].matrix.name();
@@ -200,6 +208,13 @@ TEST(Eigenprune, EstimateTracksFiniteDifferencesToSecondOrderPhiOutputMatrix) {
 TEST(Eigenprune, EstimateTracksFiniteDifferencesToSecondOrderLlamaGqaKeysAndUpProj) {
   check_first_order(random_llama(torch::kFloat64), "random-llama", MatrixKind::K, Granularity::Head);
   check_first_order(random_llama(torch::kFloat64), "random-llama", MatrixKind::MlpIn, Granularity::Matrix);
+}
+
+// Answers of three tokens (SmolLM2 spells " 46" as "Ġ", "4", "6"): the summed
+// teacher-forced cross-entropy's first-order estimate holds the same way.
+TEST(Eigenprune, EstimateTracksFiniteDifferencesToSecondOrderWithMultiTokenAnswers) {
+  check_first_order(random_llama(torch::kFloat64), "random-llama", MatrixKind::K, Granularity::Head, 3);
+  check_first_order(load("tiny-gpt2", torch::kFloat64), "tiny-gpt2", MatrixKind::K, Granularity::Head, 3);
 }
 
 TEST(Eigenprune, GroupedQueryKeysDecomposePerKeyValueHead) {
@@ -379,7 +394,7 @@ TEST(Eigenprune, CudaMatchesCpu) {
 TEST(Evaluate, PaddedBatchesMatchUnpaddedSingleForwards) {
   auto model = load("tiny-phi");
   auto ex = make_examples(9, 141);
-  EvalSet set{ex.prompts, ex.answers, {5, 17, ex.answers[0], 300}};
+  EvalSet set{ex.prompts, ex.answers, {{5}, {17}, ex.answers[0], {300}}};
   // Make some answers predictable: the model's own top token for a few examples.
   at::Tensor singles;
   {
@@ -391,23 +406,29 @@ TEST(Evaluate, PaddedBatchesMatchUnpaddedSingleForwards) {
     }
     singles = at::cat(rows);  // [n, V]
   }
-  for (int64_t i : {1, 4}) set.answers[static_cast<size_t>(i)] = singles[i].argmax().item<int64_t>();
+  for (int64_t i : {1, 4}) set.answers[static_cast<size_t>(i)] = {singles[i].argmax().item<int64_t>()};
+  for (int64_t i : {1, 4}) set.choices.push_back(set.answers[static_cast<size_t>(i)]);
+  for (size_t i = 0; i < set.answers.size(); ++i)
+    if (std::find(set.choices.begin(), set.choices.end(), set.answers[i]) == set.choices.end())
+      set.choices.push_back(set.answers[i]);
   EvalOptions opts;
   opts.batch_size = 4;
   auto r = evaluate(*model, set, opts);
   ASSERT_EQ(r.n, 9);
-  auto choices = at::tensor(set.choices, at::kLong);
+  std::vector<int64_t> choices;
+  for (const auto& c : set.choices) choices.push_back(c[0]);
+  auto choice_t = at::tensor(choices, at::kLong);
   int64_t hits = 0, choice_hits = 0;
   double loss = 0;
   for (int64_t i = 0; i < 9; ++i) {
-    const auto answer = set.answers[static_cast<size_t>(i)];
+    const auto answer = set.answers[static_cast<size_t>(i)][0];
     EXPECT_EQ(r.predicted[static_cast<size_t>(i)], singles[i].argmax().item<int64_t>()) << i;
-    const auto best = choices[singles[i].index_select(0, choices).argmax().item<int64_t>()].item<int64_t>();
+    const auto best = singles[i].index_select(0, choice_t).argmax().item<int64_t>();  // index into choices
     EXPECT_EQ(r.choice_predicted[static_cast<size_t>(i)], best) << i;
     const double li = -singles[i].log_softmax(0)[answer].item<double>();
     EXPECT_NEAR(r.loss[static_cast<size_t>(i)], li, 1e-4 * li) << i;
     hits += singles[i].argmax().item<int64_t>() == answer;
-    choice_hits += best == answer;
+    choice_hits += choices[static_cast<size_t>(best)] == answer;
     loss += li;
   }
   EXPECT_GE(hits, 2);
@@ -418,6 +439,101 @@ TEST(Evaluate, PaddedBatchesMatchUnpaddedSingleForwards) {
   auto sub = evaluate(*model, set, opts, {4, 1});
   EXPECT_EQ(sub.predicted, (std::vector<int64_t>{r.predicted[4], r.predicted[1]}));
   EXPECT_DOUBLE_EQ(sub.accuracy, 1.0);
+}
+
+// Answers of several tokens against an independent computation: one unpadded forward
+// of prompt + whole answer per example, every position's logits, read by hand.
+TEST(Evaluate, MultiTokenAnswersMatchTeacherForcedSingleForwards) {
+  auto model = random_llama(torch::kFloat32);
+  auto ex = make_examples(7, 161, 3, 5, 1);
+  // Answers of 1..3 tokens; for examples 2 and 5 the model's own greedy continuation,
+  // so some are right; candidates: every answer plus a sibling of each prefix.
+  std::vector<std::vector<int64_t>> answers;
+  for (size_t i = 0; i < ex.prompts.size(); ++i) {
+    const size_t len = 1 + i % 3;
+    std::vector<int64_t> a;
+    std::vector<int64_t> seq = ex.prompts[i];
+    for (size_t j = 0; j < len; ++j) {
+      at::NoGradGuard no_grad;
+      auto logits = model->forward({at::tensor(seq, at::kLong).unsqueeze(0), {}, {}}, LogitsScope::Last)[0];
+      const int64_t greedy = logits.argmax().item<int64_t>();
+      const int64_t t = (i == 2 || i == 5 || j == 0) ? greedy : (greedy + 1 + static_cast<int64_t>(i)) % 512;
+      a.push_back(t);
+      seq.push_back(t);
+    }
+    answers.push_back(a);
+  }
+  EvalSet set{ex.prompts, answers, {}};
+  for (const auto& a : answers) {
+    set.choices.push_back(a);
+    auto sibling = a;
+    sibling.back() = (sibling.back() + 7) % 512;
+    set.choices.push_back(sibling);
+  }
+  EvalOptions opts;
+  opts.batch_size = 3;  // batches mix answer lengths
+  auto r = evaluate(*model, set, opts);
+  ASSERT_EQ(r.n, 7);
+  int64_t hits = 0, choice_hits = 0;
+  for (size_t i = 0; i < answers.size(); ++i) {
+    const auto& a = answers[i];
+    std::vector<int64_t> seq = ex.prompts[i];
+    seq.insert(seq.end(), a.begin(), a.end());
+    at::NoGradGuard no_grad;
+    auto logits = model->forward({at::tensor(seq, at::kLong).unsqueeze(0), {}, {}}, LogitsScope::All)[0].to(at::kDouble);
+    const int64_t P = static_cast<int64_t>(ex.prompts[i].size());
+    double nll = 0;
+    bool all_argmax = true, all_restricted = true;
+    int64_t first_wrong_argmax = -1;
+    for (size_t j = 0; j < a.size(); ++j) {
+      auto row = logits[P - 1 + static_cast<int64_t>(j)];  // predicts answer token j
+      nll -= row.log_softmax(0)[a[j]].item<double>();
+      const int64_t am = row.argmax().item<int64_t>();
+      if (am != a[j] && all_argmax) first_wrong_argmax = am;
+      all_argmax = all_argmax && am == a[j];
+      // Allowed after a[:j]: the j-th token of every candidate sharing that prefix.
+      std::vector<int64_t> allowed;
+      for (const auto& c : set.choices)
+        if (c.size() > j && std::equal(a.begin(), a.begin() + static_cast<std::ptrdiff_t>(j), c.begin()) &&
+            std::find(allowed.begin(), allowed.end(), c[j]) == allowed.end())
+          allowed.push_back(c[j]);
+      const int64_t best = allowed[row.index_select(0, at::tensor(allowed, at::kLong)).argmax().item<int64_t>()];
+      if (all_restricted && best != a[j]) all_restricted = false;
+      if (!all_restricted) break;
+    }
+    EXPECT_NEAR(r.loss[i], nll, 1e-4 * nll) << i;
+    EXPECT_EQ(r.correct[i] != 0, all_argmax) << i;
+    EXPECT_EQ(r.choice_correct[i] != 0, all_restricted) << i;
+    EXPECT_EQ(r.predicted[i], all_argmax ? a.back() : first_wrong_argmax) << i;
+    if (all_restricted) EXPECT_EQ(r.choice_predicted[i], static_cast<int64_t>(2 * i)) << i;
+    hits += all_argmax;
+    choice_hits += all_restricted;
+  }
+  EXPECT_GE(hits, 2);  // examples 2 and 5 at least
+  EXPECT_DOUBLE_EQ(r.accuracy, hits / 7.0);
+  EXPECT_DOUBLE_EQ(r.choice_accuracy, choice_hits / 7.0);
+}
+
+TEST(Evaluate, AnAnswerOutsideTheCandidatesIsAnError) {
+  auto model = random_llama(torch::kFloat32);
+  auto ex = make_examples(2, 171, 3, 5, 2);
+  EvalSet set{ex.prompts, ex.answers, {ex.answers[0]}};
+  EXPECT_EP_ERROR(evaluate(*model, set, EvalOptions{}), "example 1", "not one of the task's 1 candidate answers");
+}
+
+TEST(Batching, TeacherForcedBatchRightAlignsAnswersAndReadsAllButTheirLastToken) {
+  std::vector<std::vector<int64_t>> prompts{{7, 8, 9}, {5}, {1, 2}};
+  std::vector<std::vector<int64_t>> answers{{40}, {41, 42, 43}, {44, 45}};
+  auto b = teacher_forced_batch(prompts, answers, {0, 1, 2}, 99, torch::kCPU);
+  EXPECT_EQ(b.K, 3);
+  EXPECT_TRUE(b.batch.input_ids.equal(at::tensor({7, 8, 9, 5, 41, 42, 1, 2, 44}, at::kLong).view({3, 3})));
+  EXPECT_TRUE(b.targets.equal(at::tensor({-1, -1, 40, 41, 42, 43, -1, 44, 45}, at::kLong).view({3, 3})));
+  EXPECT_EQ(longest_teacher_forced_input(prompts, answers), 3);
+  EXPECT_EQ(longest_teacher_forced_input({{1, 2, 3, 4}, {5}}, {{6}, {7, 8, 9, 10, 11}}), 5);
+  // One-token answers: exactly the prompts' batch.
+  auto one = teacher_forced_batch(prompts, {{40}, {41}, {44}}, {2, 0}, 99, torch::kCPU);
+  EXPECT_TRUE(one.batch.input_ids.equal(left_padded_batch(prompts, {2, 0}, 99, torch::kCPU).input_ids));
+  EXPECT_TRUE(one.targets.equal(at::tensor({44, 40}, at::kLong).view({2, 1})));
 }
 
 TEST(Batching, LeftPadsWithMaskAndPositionsFromTheFirstRealToken) {

@@ -37,7 +37,7 @@ TEST(IntSum, SizesAndSplitAsThePaper) {
   EXPECT_EQ(s.train.name, "int-sum");
   EXPECT_EQ(s.train.prompt_set, "paper");
   EXPECT_EQ(s.train.scoring, Scoring::FirstToken);
-  EXPECT_TRUE(s.train.single_token_answers);
+  EXPECT_TRUE(s.train.whole_answers);
   EXPECT_EQ(s.train.choices.size(), 199u);  // results 0..198
 }
 

@@ -110,12 +110,13 @@ TEST(ChoiceLoglik, EmptyPromptIsAnError) {
 
 TEST(EvalSetFromTask, PaperUsesLabelTokensLmEvalUsesContinuationFirstTokens) {
   EvalSet paper = to_eval_set(tokenized("cb", "CB", "paper"));
-  EXPECT_EQ(paper.choices, (std::vector<int64_t>{35445, 40081, 318}));
+  using Seqs = std::vector<std::vector<int64_t>>;
+  EXPECT_EQ(paper.choices, (Seqs{{35445}, {40081}, {318}}));  // label words' first tokens (not whole answers)
   EXPECT_EQ(paper.prompts.size(), 6u);
-  EXPECT_EQ(paper.answers[0], 35445);
+  EXPECT_EQ(paper.answers[0], (std::vector<int64_t>{35445}));
   EvalSet lm = to_eval_set(tokenized("cb", "CB", "lm-eval"));
-  EXPECT_EQ(lm.choices, (std::vector<int64_t>{6407, 10352, 16126}));  // " True", " False", " Neither"
-  EXPECT_EQ(lm.answers[1], 16126);                                      // neutral -> " Neither"
+  EXPECT_EQ(lm.choices, (Seqs{{6407}, {10352}, {16126}}));  // " True", " False", " Neither"
+  EXPECT_EQ(lm.answers[1], (std::vector<int64_t>{16126}));  // neutral -> " Neither"
 }
 
 TEST(EvalSetFromTask, CoreEvaluateRunsOnAnArithmeticTask) {

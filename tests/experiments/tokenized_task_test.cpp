@@ -157,11 +157,11 @@ TEST(TokenizedLmEval, CopaContinuationsAreMultiToken) {
   EXPECT_EQ(f.ex.answer_id, 1312);
 }
 
-Task handmade_task(std::vector<std::string> choices, bool single_token) {
+Task handmade_task(std::vector<std::string> choices, bool whole_answers) {
   Task t;
   t.name = "handmade";
   t.prompt_set = "test";
-  t.single_token_answers = single_token;
+  t.whole_answers = whole_answers;
   t.choices = std::move(choices);
   for (int64_t c = 0; c < static_cast<int64_t>(t.choices.size()); ++c)
     t.examples.push_back({"handmade example " + std::to_string(c), "Q:", c, {}});
@@ -179,14 +179,27 @@ TEST(TokenizeErrors, LabelWordsSharingAFirstTokenAreNamed) {
   }
 }
 
-TEST(TokenizeErrors, MultiTokenAnswerNamesTheExample) {
-  // " 12345" is two GPT-2 tokens ([17031, 2231] by both reference implementations).
+// Whole answers keep every token: " 12345" is two GPT-2 tokens ([17031, 2231] by both
+// reference implementations); label words sharing a first token are fine then.
+TEST(TokenizeWholeAnswers, KeepEveryTokenOfTheAnswer) {
+  TokenizedTask t = tokenize_task(handmade_task({" 7", " 12345", " 12"}, true), gpt2());
+  EXPECT_EQ(t.examples[1].answer_ids, (Ids{17031, 2231}));
+  EXPECT_EQ(t.examples[1].answer_id, 17031);
+  EXPECT_EQ(t.examples[0].answer_ids, (Ids{767}));
+  EXPECT_EQ(t.choice_answers[1], (Ids{17031, 2231}));
+  EXPECT_EQ(t.choice_answers.size(), 3u);
+  // The first-token form keeps the first token only.
+  TokenizedTask first = tokenize_task(handmade_task({" 7", " 12345"}, false), gpt2());
+  EXPECT_EQ(first.examples[1].answer_ids, (Ids{17031}));
+}
+
+TEST(TokenizeErrors, WholeAnswersThatEncodeAlikeAreNamed) {
   try {
-    tokenize_task(handmade_task({" 7", " 12345"}, true), gpt2());
+    tokenize_task(handmade_task({" 7", " 12345", " 7"}, true), gpt2());
     FAIL() << "expected an error";
   } catch (const Error& e) {
     std::string msg = e.what();
-    EXPECT_NE(msg.find("handmade example 1: answer \" 12345\" is 2 tokens [17031, 2231]"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("answers \" 7\" and \" 7\" encode to the same tokens [767]"), std::string::npos) << msg;
   }
 }
 
