@@ -129,7 +129,13 @@ struct CellTask {
   bool lm_eval = false;  // scored by choice log-likelihood
 };
 
-CellTask build_cell_task(const grid::Grid& g, const grid::TaskSpec& spec, const BpeTokenizer& tok) {
+// Unset `bos`: the paper's code prepends BOS (GPT-2 folders); a GGUF file says itself.
+bool prepends_bos(const grid::TaskSpec& task, const grid::ModelSpec& model, const BpeTokenizer& tok) {
+  if (task.bos) return *task.bos;
+  return model.tokenizer.extension() == ".gguf" ? tok.add_bos() : true;
+}
+
+CellTask build_cell_task(const grid::Grid& g, const grid::TaskSpec& spec, bool prepend_bos, const BpeTokenizer& tok) {
   TaskSpec ts(spec.kind, spec.prompt_set, spec.data_dir.value_or(std::filesystem::path{}));
   ts.split.test_fraction = spec.split.test_fraction;
   ts.split.validation_fraction = spec.split.validation_fraction;
@@ -139,7 +145,7 @@ CellTask build_cell_task(const grid::Grid& g, const grid::TaskSpec& spec, const 
   ts.split.seed = or_grid_seed(spec.split.seed, g);
   const TaskSplits splits = load_task(ts);
   TokenizeOptions to;
-  to.prepend_bos = spec.bos;
+  to.prepend_bos = prepend_bos;
   CellTask t;
   t.train = tokenize_task(splits.train, tok, to);
   t.validation = tokenize_task(splits.validation, tok, to);
@@ -357,7 +363,7 @@ class Executor {
 
     // 2. The task: prompts, answer tokens, splits.
     t = Clock::now();
-    const CellTask task = build_cell_task(g, task_spec, tok);
+    const CellTask task = build_cell_task(g, task_spec, prepends_bos(task_spec, model_spec, tok), tok);
     res.timings["task"] = seconds_since(t);
 
     // 3. Fine-tuning (data parallel: each rank its shard of every batch, gradients summed).

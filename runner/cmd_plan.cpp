@@ -34,7 +34,7 @@ std::string model_line(const grid::ModelSpec& m) {
 std::string task_line(const grid::TaskSpec& t) {
   std::string s = t.kind;
   if (t.data_dir) s += " from " + path_note(*t.data_dir);
-  s += fmt::format("; prompts {}, metric {}, BOS {}", t.prompt_set, t.metric, t.bos ? "on" : "off");
+  s += fmt::format("; prompts {}, metric {}, BOS {}", t.prompt_set, t.metric, !t.bos ? "as the tokenizer says" : *t.bos ? "on" : "off");
   if (t.split.test_fraction > 0) s += fmt::format("; test {:g}", t.split.test_fraction);
   s += fmt::format("; validation {:g} of train; split seed {}", t.split.validation_fraction, t.split.seed);
   if (t.split.max_train || t.split.max_validation || t.split.max_test)

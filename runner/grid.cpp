@@ -144,7 +144,7 @@ TaskSpec read_task(TomlTable t, const fs::path& base, uint64_t grid_seed) {
   if (data) task.data_dir = resolve(base, *data);
   task.prompt_set = t.choice("prompt_set", kPromptSets, task.prompt_set);
   task.metric = t.choice("metric", kMetrics, task.metric);
-  task.bos = t.opt_boolean("bos").value_or(task.bos);
+  task.bos = t.opt_boolean("bos");
   if (auto split = t.opt_table("split")) {
     task.split = read_split(*split, needs_data, grid_seed);
   } else {
@@ -273,7 +273,8 @@ std::string describe(const ModelSpec& m) {
 std::string describe(const TaskSpec& t) {
   return fmt::format("task {}: kind={} data_dir={} prompt_set={} metric={} bos={} split test={} validation={} "
                      "seed={}",
-                     t.name, t.kind, t.data_dir ? t.data_dir->string() : "-", t.prompt_set, t.metric, t.bos,
+                     t.name, t.kind, t.data_dir ? t.data_dir->string() : "-", t.prompt_set, t.metric,
+                     t.bos.value_or(true),  // unset reads as before; GGUF models' own rule is the model's
                      t.split.test_fraction, t.split.validation_fraction, t.split.seed) +
          // Only when set, so that grids without them keep their cells' fingerprints.
          (t.split.max_train || t.split.max_validation || t.split.max_test

@@ -95,7 +95,10 @@ struct TaskSpec {
   std::string prompt_set = "paper";   // one of kPromptSets
   std::string metric = "full-vocab";  // one of kMetrics
   SplitSpec split;
-  bool bos = true;          // prepend BOS to every prompt (the paper's code does)
+  // Prepend BOS to every prompt. Unset: yes for tokenizer folders (the paper's code
+  // does, through TransformerLens), and what the file says (tokenizer.ggml.add_bos_token)
+  // for a model's GGUF tokenizer, as llama.cpp does.
+  std::optional<bool> bos;
   int line = 0;
 };
 

@@ -1,6 +1,7 @@
 // BpeTokenizer: glues the pieces together. encode = validate UTF-8 -> split out added
-// tokens -> GPT-2 regex pieces -> (cache | BPE merges) -> ids; decode = concatenate
-// each id's raw bytes.
+// tokens -> GPT-2-family regex pieces -> (cache | BPE merges) -> ids; decode = concatenate
+// each id's raw bytes. A folder and a GGUF file differ only in how the tables are read
+// and which pre-tokenizer pattern the scanner runs.
 #include "core/tokenizer/bpe_tokenizer.h"
 
 #include <algorithm>
@@ -22,6 +23,9 @@ namespace td = tokenizer_detail;
 namespace {
 // ref: openai/gpt-2 encoder.json id 50256; HF GPT2Tokenizer's bos/eos/unk token.
 constexpr std::string_view kEndOfText = "<|endoftext|>";
+// Stands for a byte that has no token of its own (see byte_token_ids); never in a merge
+// rule, dropped from the output. Not -1, which BpeMerges uses internally.
+constexpr int32_t kNoByteToken = -2;
 }  // namespace
 
 struct BpeTokenizer::Impl {
@@ -35,25 +39,41 @@ struct BpeTokenizer::Impl {
   td::AddedTokenMatcher added;
   const td::Gpt2PreTokenizer* pretokenizer = nullptr;
   mutable td::WordCache cache;
-  std::optional<TokenId> end_of_text;
+  std::optional<TokenId> bos, eos;
+  bool add_bos = false;
+  bool drops_bytes = false;  // some byte has no token (kNoByteToken)
 
+  void fill(const td::TokenizerFiles& files, td::PreTokenizer kind);
   void encode_plain(std::string_view text, std::vector<TokenId>& ids) const;
   void check_id(TokenId id, const char* caller) const;
 };
 
 namespace {
 
-std::array<int32_t, 256> byte_token_ids(const td::TokenizerFiles& files) {
+// A vocabulary learned from text may lack bytes that never occurred (SmolLM2 has no
+// token for 0x04, 0xC0, 0xF5..0xFF, ...). Tokenizer folders must have all 256 (HF's
+// GPT-2 files do); for GGUF files such a byte is dropped from the output, as llama.cpp
+// drops a symbol that is no token and whose bytes are none either, and it blocks merges
+// across it as there. ref: llama.cpp src/llama-vocab.cpp llm_tokenizer_bpe_session::tokenize.
+std::array<int32_t, 256> byte_token_ids(const td::TokenizerFiles& files, bool allow_missing) {
   std::array<int32_t, 256> ids{};
   for (unsigned b = 0; b < 256; ++b) {
     const std::string& symbol = td::byte_symbols()[b];
     auto it = files.vocab.find(symbol);
+    if (it == files.vocab.end() && allow_missing) {
+      ids[b] = kNoByteToken;
+      continue;
+    }
     EP_CHECK(it != files.vocab.end(),
              "{}: no entry \"{}\" for byte 0x{:02X}; a GPT-2 byte-level BPE vocabulary has one token per byte",
              files.vocab_source, symbol, b);
     ids[b] = static_cast<int32_t>(it->second);
   }
   return ids;
+}
+
+void drop_missing_bytes(std::vector<int32_t>& ids) {
+  ids.erase(std::remove(ids.begin(), ids.end(), kNoByteToken), ids.end());
 }
 
 int64_t largest_id(const td::TokenizerFiles& files) {
@@ -65,46 +85,64 @@ int64_t largest_id(const td::TokenizerFiles& files) {
 
 }  // namespace
 
-BpeTokenizer BpeTokenizer::load(const std::filesystem::path& dir) {
-  td::TokenizerFiles files = td::read_tokenizer_files(dir);
-  BpeTokenizer tok;
-  Impl& impl = *tok.impl_;
+// Token tables, added-token matcher, merges and pre-tokenizer from what was read.
+void BpeTokenizer::Impl::fill(const td::TokenizerFiles& files, td::PreTokenizer kind) {
   const size_t size = static_cast<size_t>(largest_id(files) + 1);
-  impl.token_strings.resize(size);
-  impl.token_bytes.resize(size);
-  impl.present.assign(size, false);
-  impl.token_ids.reserve(files.vocab.size() + files.added_tokens.size());
+  token_strings.resize(size);
+  token_bytes.resize(size);
+  present.assign(size, false);
+  token_ids.reserve(files.vocab.size() + files.added_tokens.size());
 
   for (const auto& [token, id] : files.vocab) {
-    impl.token_strings[id] = token;
+    token_strings[id] = token;
     // Vocab strings outside the byte mapping (a hand-written special token) decode
     // as written.
-    impl.token_bytes[id] = td::vocab_string_to_bytes(token).value_or(token);
-    impl.present[id] = true;
-    impl.token_ids.emplace(token, id);
+    token_bytes[id] = td::vocab_string_to_bytes(token).value_or(token);
+    present[id] = true;
+    token_ids.emplace(token, id);
   }
   for (const auto& spec : files.added_tokens) {
-    if (impl.present[spec.id]) {
-      EP_CHECK(impl.token_strings[spec.id] == spec.content,
-               "{} gives id {} to \"{}\" but {} has \"{}\" there", spec.source, spec.id, spec.content,
-               files.vocab_source, impl.token_strings[spec.id]);
+    if (present[spec.id]) {
+      EP_CHECK(token_strings[spec.id] == spec.content, "{} gives id {} to \"{}\" but {} has \"{}\" there",
+               spec.source, spec.id, spec.content, files.vocab_source, token_strings[spec.id]);
     }
     // An added token is literal text: it is matched in and decoded to its content.
-    impl.token_strings[spec.id] = spec.content;
-    impl.token_bytes[spec.id] = spec.content;
-    impl.present[spec.id] = true;
-    impl.token_ids[spec.content] = spec.id;  // the matcher emits this id for it too
-    impl.added.add(spec.content, spec.id);
+    token_strings[spec.id] = spec.content;
+    token_bytes[spec.id] = spec.content;
+    present[spec.id] = true;
+    token_ids[spec.content] = spec.id;  // the matcher emits this id for it too
+    added.add(spec.content, spec.id);
   }
+  // Tokenizer folders are read as HF tokenizers reads them; GGUF files as llama.cpp does.
+  auto byte_ids = byte_token_ids(files, /*allow_missing=*/kind != td::PreTokenizer::Gpt2);
+  drops_bytes = std::count(byte_ids.begin(), byte_ids.end(), kNoByteToken) > 0;
+  merges = td::BpeMerges(byte_ids, files.merges);
+  pretokenizer = &td::Gpt2PreTokenizer::instance(kind);
+}
+
+BpeTokenizer BpeTokenizer::load(const std::filesystem::path& path) {
+  BpeTokenizer tok;
+  Impl& impl = *tok.impl_;
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(path, ec)) {
+    td::GgufTokenizer gguf = td::read_gguf_tokenizer(path);
+    // Only the tokens the file marks control / user-defined are matched whole: llama.cpp
+    // has no "<|endoftext|>" rule of its own.
+    impl.fill(gguf.files, gguf.pre_tokenizer);
+    impl.bos = gguf.bos_id;
+    impl.eos = gguf.eos_id;
+    impl.add_bos = gguf.add_bos;
+    return tok;
+  }
+  td::TokenizerFiles files = td::read_tokenizer_files(path);
+  impl.fill(files, td::PreTokenizer::Gpt2);
   // Plain GPT-2 files list "<|endoftext|>" only in vocab.json; HF's GPT2Tokenizer still
   // treats it as a special token, matched whole before BPE.
   auto eot = impl.token_ids.find(std::string(kEndOfText));
   if (eot != impl.token_ids.end()) {
-    impl.end_of_text = eot->second;
+    impl.bos = impl.eos = eot->second;
     impl.added.add(kEndOfText, eot->second);
   }
-  impl.merges = td::BpeMerges(byte_token_ids(files), files.merges);
-  impl.pretokenizer = &td::Gpt2PreTokenizer::instance();
   return tok;
 }
 
@@ -114,12 +152,14 @@ void BpeTokenizer::Impl::encode_plain(std::string_view text, std::vector<TokenId
   std::string_view piece;
   while (scanner.next(piece)) {
     if (piece.size() == 1) {  // "," "." "\n": a quarter of all pieces, no merge possible
-      ids.push_back(merges.byte_id(static_cast<uint8_t>(piece[0])));
+      int32_t id = merges.byte_id(static_cast<uint8_t>(piece[0]));
+      if (id >= 0) ids.push_back(id);
       continue;
     }
     if (piece.size() > td::WordCache::kMaxWordBytes) {  // never cached: skip the hash
       word_ids.clear();
       merges.encode_word(piece, word_ids);
+      if (drops_bytes) drop_missing_bytes(word_ids);
       ids.insert(ids.end(), word_ids.begin(), word_ids.end());
       continue;
     }
@@ -127,6 +167,7 @@ void BpeTokenizer::Impl::encode_plain(std::string_view text, std::vector<TokenId
     if (cache.lookup(piece, hash, ids)) continue;
     word_ids.clear();
     merges.encode_word(piece, word_ids);
+    if (drops_bytes) drop_missing_bytes(word_ids);
     cache.insert(piece, hash, word_ids.data(), word_ids.size());
     ids.insert(ids.end(), word_ids.begin(), word_ids.end());
   }
@@ -184,8 +225,9 @@ std::string BpeTokenizer::id_to_token(TokenId id) const {
 }
 
 int64_t BpeTokenizer::vocab_size() const { return static_cast<int64_t>(impl_->present.size()); }
-std::optional<TokenId> BpeTokenizer::bos_id() const { return impl_->end_of_text; }
-std::optional<TokenId> BpeTokenizer::eos_id() const { return impl_->end_of_text; }
+std::optional<TokenId> BpeTokenizer::bos_id() const { return impl_->bos; }
+std::optional<TokenId> BpeTokenizer::eos_id() const { return impl_->eos; }
+bool BpeTokenizer::add_bos() const { return impl_->add_bos; }
 
 BpeTokenizer::BpeTokenizer() : impl_(std::make_unique<Impl>()) {}
 BpeTokenizer::~BpeTokenizer() = default;

@@ -64,20 +64,40 @@ ThreadMatchState& thread_match_state() {
 
 }  // namespace
 
-const Gpt2PreTokenizer& Gpt2PreTokenizer::instance() {
-  static const Gpt2PreTokenizer pretokenizer;
+std::string_view pre_tokenizer_name(PreTokenizer kind) {
+  switch (kind) {
+    case PreTokenizer::Gpt2: return "GPT-2";
+    case PreTokenizer::LlamaCppGpt2: return "llama.cpp gpt-2";
+    case PreTokenizer::LlamaCppSmolLM: return "llama.cpp smollm";
+  }
+  return "unknown";
+}
+
+const Gpt2PreTokenizer& Gpt2PreTokenizer::instance(PreTokenizer kind) {
+  switch (kind) {
+    case PreTokenizer::LlamaCppGpt2: {
+      static const Gpt2PreTokenizer pretokenizer(kind, kLlamaCppGpt2SplitPattern);
+      return pretokenizer;
+    }
+    case PreTokenizer::LlamaCppSmolLM: {
+      static const Gpt2PreTokenizer pretokenizer(kind, kLlamaCppSmolLMSplitPattern);
+      return pretokenizer;
+    }
+    case PreTokenizer::Gpt2:
+      break;
+  }
+  static const Gpt2PreTokenizer pretokenizer(PreTokenizer::Gpt2, kGpt2SplitPattern);
   return pretokenizer;
 }
 
-Gpt2PreTokenizer::Gpt2PreTokenizer() {
+Gpt2PreTokenizer::Gpt2PreTokenizer(PreTokenizer kind, std::string_view pattern) : kind_(kind) {
   int error_code = 0;
   PCRE2_SIZE error_offset = 0;
-  pcre2_code* code =
-      pcre2_compile(reinterpret_cast<PCRE2_SPTR>(kGpt2SplitPattern.data()), kGpt2SplitPattern.size(),
-                    PCRE2_UTF | PCRE2_UCP, &error_code, &error_offset, nullptr);
+  pcre2_code* code = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(),
+                                   PCRE2_UTF | PCRE2_UCP, &error_code, &error_offset, nullptr);
   if (!code) {
-    EP_FAIL("GPT-2 pre-tokenizer: PCRE2 could not compile the split pattern at offset {}: {}",
-            error_offset, pcre2_message(error_code));
+    EP_FAIL("{} pre-tokenizer: PCRE2 could not compile the split pattern at offset {}: {}",
+            pre_tokenizer_name(kind), error_offset, pcre2_message(error_code));
   }
   code_ = code;
   // Without JIT support (some platforms) the interpreter gives the same matches, slower.

@@ -1,16 +1,19 @@
 // Reading a BPE tokenizer from disk: vocab.json + merges.txt (GPT-2 / HF "slow"
 // layout) or tokenizer.json (HF "fast" layout), plus added tokens from tokenizer.json,
-// added_tokens.json and tokenizer_config.json's added_tokens_decoder. Every problem
-// is an ep::Error naming the file and the line or JSON field.
+// added_tokens.json and tokenizer_config.json's added_tokens_decoder; or the tokenizer.*
+// metadata of a GGUF file (gguf_tokenizer_files.cpp). Every problem is an ep::Error
+// naming the file and the line, JSON field or GGUF key.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "core/tokenizer/bpe_merges.h"
+#include "core/tokenizer/gpt2_pretokenizer.h"
 
 namespace ep::tokenizer_detail {
 
@@ -33,5 +36,19 @@ struct TokenizerFiles {
 };
 
 TokenizerFiles read_tokenizer_files(const std::filesystem::path& dir);
+
+// A byte-level BPE tokenizer as a GGUF file describes it (tokenizer.ggml.model "gpt2"),
+// to be used the way llama.cpp uses it.
+struct GgufTokenizer {
+  TokenizerFiles files;        // tokens, merges; control / user-defined / unknown tokens as added
+  PreTokenizer pre_tokenizer;  // from tokenizer.ggml.pre
+  std::optional<int64_t> bos_id, eos_id;  // tokenizer.ggml.bos_token_id / eos_token_id
+  bool add_bos = false;        // tokenizer.ggml.add_bos_token (llama.cpp's default for these: false)
+};
+
+// Supported tokenizer.ggml.pre values: "smollm"; "gpt-2" and "phi-2". Anything else, a
+// missing or mistyped key, or an inconsistent vocabulary is an ep::Error naming the file
+// and the key.
+GgufTokenizer read_gguf_tokenizer(const std::filesystem::path& gguf_path);
 
 }  // namespace ep::tokenizer_detail

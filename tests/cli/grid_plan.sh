@@ -18,10 +18,15 @@ expect "paper grid" "p: 0.01, 0.05, 0.1, 0.3" "$out"
 expect "paper grid" "ranks: 8, ranks_per_cell 1 -> 8 group(s)" "$out"
 expect "paper grid" "group 7: rank 7" "$out"
 
+out=$("$BIN" plan "$SRC/examples/tiny-gpt2.toml" --np 2)
+expect "tiny-gpt2 grid" "cells (2)" "$out"
+expect "tiny-gpt2 grid" "tiny-gpt2__int-mult" "$out"
+expect "tiny-gpt2 grid" "2 group(s)" "$out"
+
 out=$("$BIN" plan "$SRC/examples/demo.toml" --np 2)
 expect "demo grid" "cells (2)" "$out"
-expect "demo grid" "tiny-gpt2__int-mult" "$out"
-expect "demo grid" "2 group(s)" "$out"
+expect "demo grid" "smollm2-135m__int-sum" "$out"
+expect "demo grid" "at most 256 train, 64 validation, 200 test" "$out"
 
 # Groups of 2 from 5 ranks: two groups, one idle rank.
 tmp=$(mktemp -d)

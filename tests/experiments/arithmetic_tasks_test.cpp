@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <utility>
+#include <vector>
 #include <string>
 
 #include "core/util/error.h"
@@ -109,6 +111,41 @@ TEST(TaskRegistry, KnowsThePaperTasksAndNamesThemOnError) {
         << e.what();
   }
   EXPECT_THROW(load_task(TaskSpec("int-sum", "lm-eval")), Error);
+}
+
+// max_* keep a seeded random part of each split, in source order; the splits
+// themselves (what is train, what is test) do not move.
+TEST(IntSum, SubsamplesAreSeededSubsetsOfThePapersSplits) {
+  TaskSpec full_spec("int-sum");
+  full_spec.split.validation_fraction = 0.1;
+  TaskSpec spec = full_spec;
+  spec.split.max_train = 256;
+  spec.split.max_validation = 64;
+  spec.split.max_test = 200;
+  const TaskSplits full = load_task(full_spec), part = load_task(spec), again = load_task(spec);
+  auto sources = [](const Task& t) {
+    std::vector<std::string> s;
+    for (const auto& ex : t.examples) s.push_back(ex.source);
+    return s;
+  };
+  const std::pair<const Task*, const Task*> pairs[] = {
+      {&full.train, &part.train}, {&full.validation, &part.validation}, {&full.test, &part.test}};
+  const size_t sizes[] = {256, 64, 200};
+  for (size_t k = 0; k < 3; ++k) {
+    const auto whole = sources(*pairs[k].first), some = sources(*pairs[k].second);
+    ASSERT_EQ(some.size(), sizes[k]);
+    // A subsequence of the whole split (source order kept), and not simply its start.
+    size_t at = 0;
+    for (const auto& s : some) {
+      while (at < whole.size() && whole[at] != s) ++at;
+      ASSERT_LT(at, whole.size()) << s << " is not in the full split, or out of order";
+    }
+    EXPECT_NE(std::vector<std::string>(whole.begin(), whole.begin() + static_cast<std::ptrdiff_t>(sizes[k])), some);
+  }
+  EXPECT_EQ(sources(part.test), sources(again.test));
+  // More than there are keeps everything.
+  spec.split.max_validation = 100000;
+  EXPECT_EQ(sources(load_task(spec).validation), sources(full.validation));
 }
 
 }  // namespace

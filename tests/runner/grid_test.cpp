@@ -69,7 +69,8 @@ TEST(Grid, GoodFileFillsEveryField) {
   EXPECT_FALSE(sum.data_dir);
   EXPECT_EQ(sum.prompt_set, "paper");
   EXPECT_EQ(sum.metric, "full-vocab");
-  EXPECT_TRUE(sum.bos);
+  EXPECT_FALSE(sum.bos.has_value());  // unset: the tokenizer's rule (executor)
+  EXPECT_EQ(sum.split.max_train, 0);  // all
   EXPECT_DOUBLE_EQ(sum.split.test_fraction, 0.25);
   EXPECT_DOUBLE_EQ(sum.split.validation_fraction, 0.1);
   EXPECT_EQ(sum.split.seed, 5u);
@@ -79,7 +80,7 @@ TEST(Grid, GoodFileFillsEveryField) {
   EXPECT_EQ(*cb.data_dir, fs::path("/data/superglue/CB"));
   EXPECT_EQ(cb.prompt_set, "lm-eval");
   EXPECT_EQ(cb.metric, "choices");
-  EXPECT_FALSE(cb.bos);
+  EXPECT_EQ(cb.bos, std::optional<bool>(false));
   EXPECT_DOUBLE_EQ(cb.split.test_fraction, 0.0);  // SuperGLUE brings its own test set
   EXPECT_EQ(cb.split.seed, 7u);          // the grid seed
 
@@ -237,4 +238,33 @@ TEST(Grid, DescribeChangesWithSettingsThatChangeResults) {
   b = a;
   b.tasks[0].split.seed = 1;
   EXPECT_NE(ep::grid::describe(a.tasks[0]), ep::grid::describe(b.tasks[0]));
+  b = a;
+  b.tasks[0].split.max_test = 100;
+  EXPECT_NE(ep::grid::describe(a.tasks[0]), ep::grid::describe(b.tasks[0]));
+  // Grids without the newer keys keep the descriptions (and cell fingerprints) they had.
+  EXPECT_EQ(ep::grid::describe(a.tasks[0]).find("max_"), std::string::npos);
+  EXPECT_NE(ep::grid::describe(a.tasks[0]).find("bos=true"), std::string::npos);
+}
+
+TEST(Grid, SplitSubsamplesAreReadAndMustBePositive) {
+  const std::string head = R"(
+[[models]]
+name = "m"
+path = "model.gguf"
+[[tasks]]
+kind = "int-sum"
+[tasks.split]
+)";
+  const std::string tail = "\n[eigenprune]\np = [0.1]\n";
+  const auto g = ep::grid::parse(head + "max_train = 256\nmax_validation = 64\nmax_test = 200" + tail, "inline.toml");
+  EXPECT_EQ(g.tasks[0].split.max_train, 256);
+  EXPECT_EQ(g.tasks[0].split.max_validation, 64);
+  EXPECT_EQ(g.tasks[0].split.max_test, 200);
+  EXPECT_EQ(g.models[0].tokenizer, g.models[0].checkpoint);  // a GGUF file brings its tokenizer
+  try {
+    ep::grid::parse(head + "max_test = 0" + tail, "inline.toml");
+    FAIL() << "expected an error";
+  } catch (const ep::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("max_test: must be > 0, got 0"), std::string::npos) << e.what();
+  }
 }
