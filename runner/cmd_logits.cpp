@@ -116,7 +116,7 @@ void add_logits_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("logits", "Logits (and with --targets: loss, captured inputs and gradients) "
                                            "of a checkpoint on token ids from a safetensors file");
   auto a = std::make_shared<LogitsArgs>();
-  cmd->add_option("--model", a->model, "HF checkpoint folder (config.json + *.safetensors)")->required();
+  cmd->add_option("--model", a->model, "HF checkpoint folder (config.json + *.safetensors) or a GGUF file")->required();
   cmd->add_option("--input", a->input, "safetensors with input_ids [B, T] (+ attention_mask, position_ids, targets)")
       ->required();
   cmd->add_option("--output", a->output, "safetensors to write: logits [B, T, V] float32, ...")->required();

@@ -101,8 +101,8 @@ ModelSpec read_model(TomlTable t, const fs::path& base, uint64_t grid_seed) {
   check_name(t, "name", m.name);
   auto path = t.opt_string("path");
   auto init = t.opt_table("init");
-  if (path && init) t.fail_at("init", "give either 'path' (a checkpoint folder) or [init] (a random model), not both");
-  if (!path && !init) t.fail("missing required key 'path' (a checkpoint folder) or table [init] (a random model)");
+  if (path && init) t.fail_at("init", "give either 'path' (an HF checkpoint folder or a .gguf file) or [init] (a random model), not both");
+  if (!path && !init) t.fail("missing required key 'path' (an HF checkpoint folder or a .gguf file) or table [init] (a random model)");
   if (path) m.checkpoint = resolve(base, *path);
   if (init) m.init = read_init(*init, grid_seed);
   auto tokenizer = t.opt_string("tokenizer");
