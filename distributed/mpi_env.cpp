@@ -75,14 +75,19 @@ int comm_size(MPI_Comm comm) {
 }
 
 int local_rank(MPI_Comm world) {
-  // Launchers say it directly; asking MPI costs a collective.
-  for (const char* var : {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "MV2_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID"})
-    if (const char* v = std::getenv(var)) return std::atoi(v);
-  MpiComm node;
-  MPI_Comm shared = MPI_COMM_NULL;
-  EP_MPICHECK(MPI_Comm_split_type(world, MPI_COMM_TYPE_SHARED, comm_rank(world), MPI_INFO_NULL, &shared));
-  node = MpiComm(shared);
-  return comm_rank(node.get());
+  // Computed once: without a launcher variable it is a collective over `world`, which
+  // a later call from one group only would deadlock (so cmd_run calls it on every rank
+  // at start-up).
+  static const int cached = [world] {
+    // Launchers say it directly; asking MPI costs a collective.
+    for (const char* var : {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "MV2_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID"})
+      if (const char* v = std::getenv(var)) return std::atoi(v);
+    MPI_Comm shared = MPI_COMM_NULL;
+    EP_MPICHECK(MPI_Comm_split_type(world, MPI_COMM_TYPE_SHARED, comm_rank(world), MPI_INFO_NULL, &shared));
+    MpiComm node(shared);
+    return comm_rank(node.get());
+  }();
+  return cached;
 }
 
 int cuda_device_index(int local_rank, int gpus_per_node, int visible) {

@@ -58,7 +58,9 @@ int comm_size(MPI_Comm comm);
 
 // This rank's index among the ranks on its node: OMPI_COMM_WORLD_LOCAL_RANK (or the
 // MPICH, MVAPICH, srun equivalents) when the launcher sets it, else the rank in
-// MPI_Comm_split_type(MPI_COMM_TYPE_SHARED).
+// MPI_Comm_split_type(MPI_COMM_TYPE_SHARED) of `world`. Computed by the first call
+// and kept: that first call may be collective over `world`, so make it on every rank
+// at start-up (cmd_run does), never from one group only.
 int local_rank(MPI_Comm world);
 
 // Which of the node's GPUs a rank uses: local_rank % gpus, gpus = gpus_per_node

@@ -67,10 +67,23 @@ class NcclCommunicator final : public Communicator {
  public:
   NcclCommunicator(MPI_Comm comm, int device) : mpi_(make_mpi_communicator(comm)), device_(device) {
     c10::cuda::CUDAGuard guard(static_cast<c10::DeviceIndex>(device_));
+    // Rank 0 broadcasts the id, or its error in place of one: the others must not wait
+    // in the broadcast for an id that will never come.
     ncclUniqueId id;
-    if (mpi_->rank() == 0) EP_NCCLCHECK(ncclGetUniqueId(&id));
-    Bytes id_bytes(reinterpret_cast<uint8_t*>(&id), reinterpret_cast<uint8_t*>(&id) + sizeof(id));
+    Bytes id_bytes;
+    if (mpi_->rank() == 0) {
+      const ncclResult_t r = ncclGetUniqueId(&id);
+      if (r == ncclSuccess) {
+        id_bytes.assign(reinterpret_cast<uint8_t*>(&id), reinterpret_cast<uint8_t*>(&id) + sizeof(id));
+      } else {
+        const std::string why = fmt::format("ncclGetUniqueId on the group's first rank failed: {}", ncclGetErrorString(r));
+        id_bytes.assign(why.begin(), why.end());
+        if (id_bytes.size() == sizeof(id)) id_bytes.push_back('.');  // never the size of an id
+      }
+    }
     mpi_->broadcast_bytes(id_bytes, 0);
+    EP_CHECK(id_bytes.size() == sizeof(id), "NCCL communicator for {} ranks: {}", mpi_->size(),
+             std::string(id_bytes.begin(), id_bytes.end()));
     std::copy(id_bytes.begin(), id_bytes.end(), reinterpret_cast<uint8_t*>(&id));
     EP_NCCLCHECK(ncclCommInitRank(&comm_, mpi_->size(), id, mpi_->rank()));
   }

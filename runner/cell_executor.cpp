@@ -30,6 +30,7 @@
 #include "core/prune/select.h"
 #include "core/tokenizer/bpe_tokenizer.h"
 #include "core/util/error.h"
+#include "distributed/agreement.h"
 #include "distributed/communicator.h"
 #include "distributed/device.h"
 #include "experiments/finetune.h"
@@ -51,6 +52,17 @@ torch::ScalarType dtype_from_name(const std::string& name) {
   if (name == "bf16") return torch::kBFloat16;
   if (name == "fp16") return torch::kHalf;
   EP_FAIL("unknown dtype \"{}\" (expected fp32, bf16 or fp16)", name);
+}
+
+// A test-only hook (tests/cli/grid_failures.sh): EPRUNNER_TEST_FAIL="CELL:RANK:STAGE[,...]"
+// makes group rank RANK throw at STAGE (load, score, evaluate) of cell CELL, so the
+// tests can show that one rank's failure ends the cell on every rank and no rank hangs.
+void inject_test_failure(const Cell& cell, int group_rank, std::string_view stage) {
+  const char* env = std::getenv("EPRUNNER_TEST_FAIL");
+  if (!env) return;
+  const std::string here = fmt::format("{}:{}:{}", cell.name, group_rank, stage), specs = std::string(",") + env + ",";
+  if (specs.find("," + here + ",") == std::string::npos) return;
+  EP_FAIL("injected failure (EPRUNNER_TEST_FAIL) at {} of cell {} on group rank {}", stage, cell.name, group_rank);
 }
 
 // ---- the model a group holds ---------------------------------------------------------
@@ -332,14 +344,34 @@ class Executor {
  public:
   explicit Executor(ExecutorOptions opts) : opts_(opts) {}
 
+  // Every rank of the group runs this; a failure on any rank ends the cell on all of
+  // them with the same error (distributed/agreement.h), and the group goes on.
   CellResult operator()(const grid::Grid& g, const Cell& cell, const GroupContext& ctx) {
+    // The group's communicator lives as long as the executor: creating one (an NCCL
+    // init) costs seconds at scale, and a group keeps its ranks and device.
+    if (!comm_ || comm_group_ != ctx.group_index) {
+      comm_ = std::make_unique<dist::AgreeingCommunicator>(ctx.group);
+      comm_group_ = ctx.group_index;
+    }
+    dist::AgreeingCommunicator& comm = *comm_;
+    CellResult res;
+    dist::agree_on_failure(comm, [&] {
+      const torch::Device device = dist::rank_device(g.eigenprune.uses_cuda(), ctx.world, g.layout.gpus_per_node);
+      if (!comm.connected()) comm.connect([&] { return dist::make_communicator(ctx.group, device); });
+      res = run(g, cell, ctx, device, comm);
+    });
+    comm.checkpoint();  // a failure after the last collective still reaches every rank
+    return res;
+  }
+
+ private:
+  CellResult run(const grid::Grid& g, const Cell& cell, const GroupContext& ctx, const torch::Device& device,
+                 dist::AgreeingCommunicator& comm) {
     const auto t_total = Clock::now();
     if (opts_.threads > 0) at::set_num_threads(opts_.threads);
     const grid::EigenpruneSpec& ep = g.eigenprune;
     const grid::TaskSpec& task_spec = g.tasks[cell.task];
     const grid::ModelSpec& model_spec = g.models[cell.model];
-    const torch::Device device = dist::rank_device(ep.uses_cuda(), ctx.world, g.layout.gpus_per_node);
-    std::unique_ptr<dist::Communicator> comm = dist::make_communicator(ctx.group, device);
 
     CellResult res;
     res.index = cell.index;
@@ -348,10 +380,11 @@ class Executor {
     res.task = task_spec.name;
     res.fingerprint = cell.fingerprint;
     res.ran_on = fmt::format("group {}: world ranks {}-{}, {} ({})", ctx.group_index, ctx.world_rank - ctx.group_rank,
-                             ctx.world_rank - ctx.group_rank + ctx.group_size - 1, device.str(), comm->backend());
+                             ctx.world_rank - ctx.group_rank + ctx.group_size - 1, device.str(), comm.backend());
 
     // 1. The model, once per group and model.
     auto t = Clock::now();
+    inject_test_failure(cell, comm.rank(), "load");
     if (held_.index != cell.model) {
       spdlog::info("cell {}: loading model {}", cell.name, model_spec.name);
       load_model(held_, g, cell.model, device);
@@ -372,7 +405,7 @@ class Executor {
       HeldModel& h;
       ~Restore() { restore_pristine(h); }
     } restore{held_};
-    if (model_spec.finetune) res.finetune_loss = finetune_model(g, cell, *model_spec.finetune, task, pad_id, *comm);
+    if (model_spec.finetune) res.finetune_loss = finetune_model(g, cell, *model_spec.finetune, task, pad_id, comm);
     res.timings["finetune"] = seconds_since(t);
 
     // 4. Decompose the chosen matrices.
@@ -394,10 +427,16 @@ class Executor {
     const Scorer scorer(decs, sopts);
     ScoreState state = scorer.make_state(device);
     const auto batches = make_scoring_batches(static_cast<int64_t>(task.train_eval.prompts.size()), ep.batch_size, g.seed);
-    const auto mine = batches_for_rank(batches, comm->rank(), comm->size());
+    const auto mine = batches_for_rank(batches, comm.rank(), comm.size());
+    inject_test_failure(cell, comm.rank(), "score");
     score_examples(model, scorer, task.train_eval.prompts, task.train_eval.answers, mine, pad_id, state);
-    comm->all_reduce(state.max_delta(), dist::ReduceOp::Max);
-    comm->all_reduce(state.sums(), dist::ReduceOp::Sum);
+    // A max all-reduce may drop a NaN (it depends on the library and the order): check
+    // on each rank before reducing; a failure here is agreed on by the next collective.
+    EP_CHECK(!torch::isnan(state.max_delta()).any().item<bool>(),
+             "cell {}: a ΔL score is NaN on this rank (the model's loss or gradients overflowed; try dtype = \"fp32\")",
+             cell.name);
+    comm.all_reduce(state.max_delta(), dist::ReduceOp::Max);
+    comm.all_reduce(state.sums(), dist::ReduceOp::Sum);
     const torch::Tensor scores = state.max_delta();
     EP_CHECK(!torch::isnan(scores).any().item<bool>(),
              "cell {}: a ΔL score is NaN (the model's loss or gradients overflowed; try dtype = \"fp32\")", cell.name);
@@ -410,17 +449,18 @@ class Executor {
     const int64_t eval_bs = ep.eval_batch_size > 0 ? ep.eval_batch_size : ep.batch_size;
     auto evaluate_all = [&]() {
       Evaluation e;
-      e.test = to_split_result(evaluate_sharded(model, task.test, task.test_eval, task.lm_eval, eval_bs, pad_id, *comm),
+      e.test = to_split_result(evaluate_sharded(model, task.test, task.test_eval, task.lm_eval, eval_bs, pad_id, comm),
                                task.test, task_spec.metric, task.lm_eval);
       if (!task.validation.examples.empty())
         e.validation = to_split_result(
-            evaluate_sharded(model, task.validation, task.validation_eval, task.lm_eval, eval_bs, pad_id, *comm),
+            evaluate_sharded(model, task.validation, task.validation_eval, task.lm_eval, eval_bs, pad_id, comm),
             task.validation, task_spec.metric, task.lm_eval);
       const int64_t n = e.test.n + e.validation.n;
       res.examples += n;
       if (ctx.progress) ctx.progress->add_examples(n);
       return e;
     };
+    inject_test_failure(cell, comm.rank(), "evaluate");
     res.base = evaluate_all();
     const std::vector<int64_t> ranking = rank_components(scores);
     FreezeOptions fopts;
@@ -451,9 +491,8 @@ class Executor {
     return res;
   }
 
- private:
   std::vector<float> finetune_model(const grid::Grid& g, const Cell& cell, const grid::FineTuneSpec& ft,
-                                    const CellTask& task, int64_t pad_id, dist::Communicator& comm) {
+                                    const CellTask& task, int64_t pad_id, dist::AgreeingCommunicator& comm) {
     FinetuneOptions fo;
     fo.lr = ft.lr;
     fo.batch_size = ft.batch_size;
@@ -463,8 +502,10 @@ class Executor {
     fo.pad_id = pad_id;
     fo.shard_rank = comm.rank();
     fo.shard_count = comm.size();
+    // One agreement per step, then the step's gradients (no work between them).
     fo.reduce_gradients = [&comm](std::vector<torch::Tensor>& grads) {
-      for (auto& gr : grads) comm.all_reduce(gr, dist::ReduceOp::Sum);
+      comm.checkpoint();
+      for (auto& gr : grads) comm.unchecked().all_reduce(gr, dist::ReduceOp::Sum);
     };
     // A requeued or killed run resumes fine-tuning where its checkpoint left off.
     const std::filesystem::path dir = g.output.string() + ".finetune";
@@ -486,6 +527,8 @@ class Executor {
 
   ExecutorOptions opts_;
   HeldModel held_;
+  std::unique_ptr<dist::AgreeingCommunicator> comm_;
+  int comm_group_ = -1;
 };
 
 }  // namespace

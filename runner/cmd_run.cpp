@@ -93,6 +93,7 @@ int run_grid(const RunArgs& a, int argc, char** argv) {
   dist::MpiSession mpi(&argc, &argv);
   const int world_rank = dist::comm_rank(MPI_COMM_WORLD);
   const int world_size = dist::comm_size(MPI_COMM_WORLD);
+  (void)dist::local_rank(MPI_COMM_WORLD);  // every rank, now: it may be a collective (mpi_env.h)
   runner::setup_logging(world_rank);
 
   install_stop_handlers();  // after MPI_Init, so no MPI library handler replaces ours

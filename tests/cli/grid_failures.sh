@@ -4,6 +4,10 @@
 #    finishes the grid with every earlier cell intact and none computed twice.
 # 2. a grid naming a missing checkpoint: that cell records its error, the other
 #    cells finish, and the exit code is non-zero.
+# 3. one rank of a group failing (a test-only hook, EPRUNNER_TEST_FAIL) while loading,
+#    scoring or evaluating, with groups of 2 ranks out of 2 and of 4: the cell ends on
+#    every rank of its group with that error in the results file, within seconds,
+#    nobody hangs in a collective, and the other cells finish.
 # Usage: grid_failures.sh EPRUNNER_BIN SOURCE_DIR
 set -euo pipefail
 BIN=$1; SRC=$2
@@ -103,4 +107,39 @@ with h5py.File(sys.argv[1], "r") as f:
     assert ok.attrs["status"] == "done", ok.attrs["error"]
     print("missing checkpoint: error recorded:", ghost.attrs["error"])
 PY
+# ---- 3. one rank of a group fails ------------------------------------------------------
+{
+  echo 'seed = 3'; echo 'output = "inject.h5"'
+  printf '[layout]\nranks_per_cell = 2\n'
+  model a 1; model b 2; model c 3
+  printf '[[tasks]]\nkind = "int-mult"\n[eigenprune]\np = [0.1]\nbatch_size = 8\n'
+} > "$tmp/inject.toml"
+for np in 2 4; do
+  fail_spec="a__int-mult:1:score,c__int-mult:0:load"
+  [ "$np" -eq 4 ] && fail_spec="a__int-mult:1:evaluate,b__int-mult:0:score"
+  start=$(date +%s)
+  rc=0
+  EPRUNNER_TEST_FAIL=$fail_spec timeout 300 mpirun -np "$np" --oversubscribe -x EPRUNNER_TEST_FAIL "$BIN" run \
+    "$tmp/inject.toml" --out "$tmp/inject$np.h5" --threads 1 > "$tmp/inject$np.log" 2>&1 || rc=$?
+  took=$(( $(date +%s) - start ))
+  [ "$rc" -ne 124 ] || { tail -n 30 "$tmp/inject$np.log"; echo "grid_failures.sh: -np $np hung after an injected failure" >&2; exit 1; }
+  [ "$rc" -ne 0 ] || { echo "grid_failures.sh: -np $np: failed cells must make the exit code non-zero" >&2; exit 1; }
+  $PY - "$tmp/inject$np.h5" "$fail_spec" <<'PY' || { tail -n 30 "$tmp/inject$np.log"; exit 1; }
+import sys, h5py
+failing = {s.split(":")[0]: s for s in sys.argv[2].split(",")}
+with h5py.File(sys.argv[1], "r") as f:
+    cells = f["cells"]
+    assert sorted(cells) == ["a__int-mult", "b__int-mult", "c__int-mult"], sorted(cells)
+    for name, c in cells.items():
+        if name in failing:
+            cell, rank, stage = failing[name].split(":")
+            want = f"rank {rank} of the group failed: injected failure (EPRUNNER_TEST_FAIL) at {stage} of cell {cell}"
+            assert c.attrs["status"] == "error" and want in c.attrs["error"], (name, c.attrs["status"], c.attrs["error"])
+            print(f"  {name}: error recorded: {c.attrs['error']}")
+        else:
+            assert c.attrs["status"] == "done", (name, c.attrs["error"])
+            print(f"  {name}: done")
+PY
+  echo "injected failures with -np $np ($fail_spec): run ended in $took s, exit $rc"
+done
 echo "grid_failures.sh: OK"

@@ -3,12 +3,14 @@
 // expected result is computed independently on each rank and compared bit for bit.
 #include <cmath>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
 #include "core/util/error.h"
+#include "distributed/agreement.h"
 #include "distributed/communicator.h"
 #include "distributed/mpi_env.h"
 #include "mpi_test_env.h"
@@ -152,4 +154,40 @@ TEST(MpiCommunicator, LocalRankAndDeviceChoice) {
   EXPECT_EQ(ep::dist::cuda_device_index(5, 2, 4), 1);
   EXPECT_EQ(ep::dist::cuda_device_index(3, 8, 2), 1);  // gpus_per_node capped by what is visible
   EXPECT_EQ(ep::dist::cuda_device_index(0, 0, 0), -1);
+}
+
+// The last rank fails before the second all-reduce; every rank must end with the same
+// GroupFailure naming it, none waiting in a collective the failed rank never joins
+// (a hang here fails the test by grid_mpi.sh's timeout). The communicator stays usable.
+TEST(MpiCommunicator, AgreementEndsAFailedPhaseOnEveryRank) {
+  EP_SKIP_UNLESS_MPIRUN();
+  ep::dist::AgreeingCommunicator comm(MPI_COMM_WORLD);
+  comm.connect([] { return ep::dist::make_mpi_communicator(MPI_COMM_WORLD); });
+  const int last = comm.size() - 1;
+  auto t = at::ones({4}, at::kDouble);
+  comm.all_reduce(t, ReduceOp::Sum);  // all well
+  EXPECT_DOUBLE_EQ(t[0].item<double>(), comm.size());
+  std::string error;
+  try {
+    ep::dist::agree_on_failure(comm, [&] {
+      if (comm.rank() == last) throw ep::Error("out of memory on purpose");
+      comm.all_reduce(t, ReduceOp::Max);  // the others are here when the last rank fails
+    });
+    ADD_FAILURE() << "rank " << comm.rank() << ": no GroupFailure";
+  } catch (const ep::dist::GroupFailure& e) {
+    error = e.what();
+  }
+  EXPECT_EQ(error, "rank " + std::to_string(last) + " of the group failed: out of memory on purpose");
+  // A failure after the last collective meets the cell's closing checkpoint.
+  try {
+    ep::dist::agree_on_failure(comm, [&] {
+      if (comm.rank() == 0) throw ep::Error("late");
+    });
+    comm.checkpoint();
+    ADD_FAILURE() << "rank " << comm.rank() << ": no GroupFailure";
+  } catch (const ep::dist::GroupFailure& e) {
+    EXPECT_EQ(std::string(e.what()), "rank 0 of the group failed: late");
+  }
+  comm.all_reduce(t, ReduceOp::Sum);  // the next cell goes on
+  EXPECT_DOUBLE_EQ(t[0].item<double>(), comm.size() * comm.size());
 }
