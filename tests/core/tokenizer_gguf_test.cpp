@@ -384,43 +384,6 @@ Comparison compare(const BpeTokenizer& tok, const std::vector<std::string>& text
   return c;
 }
 
-// ref: the same files, in the same order and cut the same way, as tokenizer_hf_test.cpp
-// and bench/tokenizer_bench.sh: /usr/share/common-licenses/* then
-// /usr/share/doc/*/copyright, sorted by path, each cut after every blank line.
-struct Corpus {
-  std::vector<std::string> chunks;
-  size_t bytes = 0, files = 0, skipped_files = 0;
-};
-
-Corpus debian_corpus() {
-  std::vector<fs::path> licenses, copyrights;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator("/usr/share/common-licenses", ec)) licenses.push_back(e.path());
-  for (const auto& e : fs::directory_iterator("/usr/share/doc", ec)) copyrights.push_back(e.path() / "copyright");
-  std::sort(licenses.begin(), licenses.end());
-  std::sort(copyrights.begin(), copyrights.end());
-  licenses.insert(licenses.end(), copyrights.begin(), copyrights.end());
-  Corpus corpus;
-  for (const auto& path : licenses) {
-    if (!fs::is_regular_file(path, ec)) continue;
-    std::string text = test::read_file(path);
-    if (tokenizer_detail::find_invalid_utf8(text) != tokenizer_detail::kUtf8Valid ||
-        text.find('\0') != std::string::npos) {
-      ++corpus.skipped_files;
-      continue;
-    }
-    ++corpus.files;
-    for (size_t start = 0; start < text.size();) {
-      size_t blank = text.find("\n\n", start);
-      size_t end = blank == std::string::npos ? text.size() : blank + 2;
-      corpus.chunks.push_back(text.substr(start, end - start));
-      corpus.bytes += end - start;
-      start = end;
-    }
-  }
-  return corpus;
-}
-
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -438,7 +401,7 @@ TEST(TokenizerGgufSmolLM2, MetadataGivesVocabularyAndSpecialIds) {
 
 TEST(TokenizerGgufSmolLM2, MatchesLlamaCppOnDebianText) {
   SKIP_WITHOUT_LLAMA_CPP();
-  Corpus corpus = debian_corpus();
+  test::Corpus corpus = test::debian_corpus();
   ASSERT_GE(corpus.bytes, size_t{4} << 20) << "too little text under /usr/share/common-licenses and /usr/share/doc";
   auto t0 = std::chrono::steady_clock::now();
   auto theirs = run_llama_cpp(smollm2_gguf(), corpus.chunks);
@@ -516,7 +479,7 @@ TEST(TokenizerGgufSmolLM2, MatchesLlamaCppWithGpt2PreTokenizer) {
   test::TempDir dir("gguf-gpt2-pre");
   fs::path variant = smollm2_variant(dir, {{"set", {{"tokenizer.ggml.pre", "gpt-2"}}}});
   BpeTokenizer tok = BpeTokenizer::load(variant);
-  Corpus corpus = debian_corpus();
+  test::Corpus corpus = test::debian_corpus();
   std::vector<std::string> texts = kEdgeCases;
   for (size_t i = 0; i < corpus.chunks.size(); i += 10) texts.push_back(corpus.chunks[i]);
   Comparison c = compare(tok, texts, run_llama_cpp(variant, texts));

@@ -25,60 +25,6 @@ bool have_hf_tokenizers() {
   return std::system(("'" EP_PYTHON "' -c 'import tokenizers' >/dev/null 2>&1")) == 0;
 }
 
-std::vector<fs::path> sorted_files(const std::vector<fs::path>& candidates) {
-  std::vector<fs::path> files;
-  for (const auto& p : candidates) {
-    std::error_code ec;
-    if (fs::is_regular_file(p, ec)) files.push_back(p);
-  }
-  std::sort(files.begin(), files.end());
-  return files;
-}
-
-// ref: the same files, in the same order, as bench/tokenizer_bench.sh: every
-// /usr/share/common-licenses/* then every /usr/share/doc/*/copyright, sorted by path.
-std::vector<fs::path> corpus_files() {
-  std::vector<fs::path> licenses, copyrights;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator("/usr/share/common-licenses", ec)) licenses.push_back(e.path());
-  for (const auto& e : fs::directory_iterator("/usr/share/doc", ec)) copyrights.push_back(e.path() / "copyright");
-  auto files = sorted_files(licenses);
-  auto more = sorted_files(copyrights);
-  files.insert(files.end(), more.begin(), more.end());
-  return files;
-}
-
-struct Corpus {
-  std::vector<std::string> chunks;
-  size_t bytes = 0;
-  size_t files = 0;
-  size_t skipped_files = 0;  // not UTF-8 or holding NUL (the chunk separator)
-};
-
-// Paragraphs (text up to and including a blank line) of every usable file.
-Corpus build_corpus() {
-  Corpus corpus;
-  for (const auto& path : corpus_files()) {
-    std::string text = test::read_file(path);
-    if (tokenizer_detail::find_invalid_utf8(text) != tokenizer_detail::kUtf8Valid ||
-        text.find('\0') != std::string::npos) {
-      ++corpus.skipped_files;
-      continue;
-    }
-    ++corpus.files;
-    size_t start = 0;
-    while (start < text.size()) {
-      size_t blank = text.find("\n\n", start);
-      size_t end = blank == std::string::npos ? text.size() : blank + 2;
-      std::string chunk = text.substr(start, end - start);
-      start = end;
-      corpus.bytes += chunk.size();
-      corpus.chunks.push_back(std::move(chunk));
-    }
-  }
-  return corpus;
-}
-
 std::vector<std::vector<TokenId>> run_hf_tokenizers(const std::vector<std::string>& texts, const fs::path& work) {
   std::string joined;
   for (size_t i = 0; i < texts.size(); ++i) joined += (i ? std::string(1, '\0') : "") + texts[i];
@@ -134,7 +80,7 @@ TEST(TokenizerHf, HfTokenizersIsGpt2OnReferenceCases) {
 
 TEST(TokenizerHf, MatchesHfTokenizersOnDebianText) {
   if (!have_hf_tokenizers()) GTEST_SKIP() << EP_PYTHON << " has no tokenizers module (run scripts/setup)";
-  Corpus corpus = build_corpus();
+  test::Corpus corpus = test::debian_corpus();
   // ref: the issue asks for several MB; a Debian 12 system with the build
   // dependencies installed has ~26 MB here.
   ASSERT_GE(corpus.bytes, size_t{4} << 20) << "too little text under /usr/share/common-licenses and /usr/share/doc";

@@ -6,13 +6,16 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "core/tokenizer/bpe_tokenizer.h"
+#include "core/tokenizer/utf8.h"
 #include "core/util/error.h"
 
 namespace ep::test {
@@ -74,6 +77,46 @@ void expect_error_mentioning(Fn&& load_or_use, std::initializer_list<std::string
       EXPECT_NE(message.find(needle), std::string::npos) << "message lacks \"" << needle << "\": " << message;
     }
   }
+}
+
+// The Debian text corpus the tokenizer cross-checks and bench/tokenizer_bench.sh use:
+// every /usr/share/common-licenses/* then every /usr/share/doc/*/copyright, sorted by
+// path, cut into paragraphs (text up to and including a blank line). Files that are not
+// UTF-8 or hold NUL (the chunk separator of the reference scripts) are skipped.
+struct Corpus {
+  std::vector<std::string> chunks;
+  size_t bytes = 0;
+  size_t files = 0;
+  size_t skipped_files = 0;
+};
+
+inline Corpus debian_corpus() {
+  namespace fs = std::filesystem;
+  std::vector<fs::path> licenses, copyrights;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator("/usr/share/common-licenses", ec)) licenses.push_back(e.path());
+  for (const auto& e : fs::directory_iterator("/usr/share/doc", ec)) copyrights.push_back(e.path() / "copyright");
+  std::sort(licenses.begin(), licenses.end());
+  std::sort(copyrights.begin(), copyrights.end());
+  licenses.insert(licenses.end(), copyrights.begin(), copyrights.end());
+  Corpus corpus;
+  for (const auto& path : licenses) {
+    if (!fs::is_regular_file(path, ec)) continue;
+    std::string text = read_file(path);
+    if (tokenizer_detail::find_invalid_utf8(text) != tokenizer_detail::kUtf8Valid || text.find('\0') != std::string::npos) {
+      ++corpus.skipped_files;
+      continue;
+    }
+    ++corpus.files;
+    for (size_t start = 0; start < text.size();) {
+      const size_t blank = text.find("\n\n", start);
+      const size_t end = blank == std::string::npos ? text.size() : blank + 2;
+      corpus.chunks.push_back(text.substr(start, end - start));
+      corpus.bytes += end - start;
+      start = end;
+    }
+  }
+  return corpus;
 }
 
 }  // namespace ep::test
