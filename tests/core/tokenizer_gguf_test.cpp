@@ -323,41 +323,7 @@ const BpeTokenizer& smollm2() {
 std::vector<std::vector<TokenId>> run_llama_cpp(const fs::path& gguf, const std::vector<std::string>& texts,
                                                 bool special = false) {
   test::TempDir work("llama-cpp");
-  std::string joined;
-  for (size_t i = 0; i < texts.size(); ++i) joined += (i ? std::string(1, '\0') : "") + texts[i];
-  write_file(work.path() / "chunks.bin", joined);
-  std::string cmd = "'" EP_PYTHON "' '" + kReference.string() + "' encode '" + gguf.string() + "' '" +
-                    (work.path() / "chunks.bin").string() + "' '" + (work.path() / "ids.txt").string() + "'" +
-                    (special ? " special" : "");
-  EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
-  std::istringstream lines(test::read_file(work.path() / "ids.txt"));
-  std::vector<std::vector<TokenId>> ids;
-  std::string line;
-  while (std::getline(lines, line)) {
-    std::istringstream numbers(line);
-    std::vector<TokenId> row;
-    TokenId id;
-    while (numbers >> id) row.push_back(id);
-    ids.push_back(std::move(row));
-  }
-  return ids;
-}
-
-std::string ids_around(const std::vector<TokenId>& ids, size_t at) {
-  std::string s;
-  size_t from = at > 3 ? at - 3 : 0;
-  for (size_t i = from; i < std::min(ids.size(), at + 12); ++i) s += (i == at ? " >" : " ") + std::to_string(ids[i]);
-  return "[" + std::to_string(from) + ":]" + s;
-}
-
-std::string describe_mismatch(const BpeTokenizer& tok, const std::string& text, const std::vector<TokenId>& ours,
-                              const std::vector<TokenId>& theirs) {
-  size_t at = 0;
-  while (at < ours.size() && at < theirs.size() && ours[at] == theirs[at]) ++at;
-  size_t offset = tok.decode(std::vector<TokenId>(ours.begin(), ours.begin() + at)).size();
-  return "first difference at token " + std::to_string(at) + ", byte " + std::to_string(offset) + " of a " +
-         std::to_string(text.size()) + "-byte text; text there: \"" + text.substr(offset, 160) +
-         "\"\n  eprunner:  " + ids_around(ours, at) + "\n  llama.cpp: " + ids_around(theirs, at);
+  return test::reference_ids(kReference, gguf.string(), texts, work.path(), special ? "special" : "");
 }
 
 struct Comparison {
@@ -377,7 +343,8 @@ Comparison compare(const BpeTokenizer& tok, const std::vector<std::string>& text
       ADD_FAILURE() << "text " << i << " does not survive decode(encode(x)): \"" << texts[i].substr(0, 160) << "\"";
     }
     if (ours == theirs[i]) continue;
-    if (++c.mismatches <= 5) ADD_FAILURE() << "text " << i << ": " << describe_mismatch(tok, texts[i], ours, theirs[i]);
+    if (++c.mismatches <= 5)
+      ADD_FAILURE() << "text " << i << ": " << test::describe_mismatch(tok, texts[i], ours, theirs[i], "llama.cpp");
   }
   EXPECT_EQ(c.mismatches, 0u) << "of " << texts.size() << " texts";
   EXPECT_EQ(c.round_trip_failures, 0u) << "of " << texts.size() << " texts";

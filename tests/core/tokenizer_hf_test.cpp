@@ -26,41 +26,7 @@ bool have_hf_tokenizers() {
 }
 
 std::vector<std::vector<TokenId>> run_hf_tokenizers(const std::vector<std::string>& texts, const fs::path& work) {
-  std::string joined;
-  for (size_t i = 0; i < texts.size(); ++i) joined += (i ? std::string(1, '\0') : "") + texts[i];
-  test::write_file(work / "chunks.bin", joined);
-  std::string cmd = "'" EP_PYTHON "' '" + kReference.string() + "' encode '" + test::kGpt2TokenizerDir.string() +
-                    "' '" + (work / "chunks.bin").string() + "' '" + (work / "ids.txt").string() + "'";
-  EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
-  std::istringstream lines(test::read_file(work / "ids.txt"));
-  std::vector<std::vector<TokenId>> ids;
-  std::string line;
-  while (std::getline(lines, line)) {
-    std::istringstream numbers(line);
-    std::vector<TokenId> row;
-    TokenId id;
-    while (numbers >> id) row.push_back(id);
-    ids.push_back(std::move(row));
-  }
-  return ids;
-}
-
-std::string ids_around(const std::vector<TokenId>& ids, size_t at) {
-  std::string s;
-  size_t from = at > 3 ? at - 3 : 0;
-  for (size_t i = from; i < std::min(ids.size(), at + 12); ++i) s += (i == at ? " >" : " ") + std::to_string(ids[i]);
-  return "[" + std::to_string(from) + ":]" + s;
-}
-
-// First index where the sequences differ, the text there, and both id sequences.
-std::string describe_mismatch(const BpeTokenizer& tok, const std::string& text, const std::vector<TokenId>& ours,
-                              const std::vector<TokenId>& theirs) {
-  size_t at = 0;
-  while (at < ours.size() && at < theirs.size() && ours[at] == theirs[at]) ++at;
-  size_t offset = tok.decode(std::vector<TokenId>(ours.begin(), ours.begin() + at)).size();
-  return "first difference at token " + std::to_string(at) + ", byte " + std::to_string(offset) + " of a " +
-         std::to_string(text.size()) + "-byte chunk; text there: \"" + text.substr(offset, 160) +
-         "\"\n  eprunner:      " + ids_around(ours, at) + "\n  tokenizers:    " + ids_around(theirs, at);
+  return test::reference_ids(kReference, test::kGpt2TokenizerDir.string(), texts, work);
 }
 
 TEST(TokenizerHf, HfTokenizersIsGpt2OnReferenceCases) {
@@ -100,7 +66,7 @@ TEST(TokenizerHf, MatchesHfTokenizersOnDebianText) {
     tokens += ours.size();
     if (ours == theirs[i]) continue;
     if (++mismatches <= 5) {
-      ADD_FAILURE() << "chunk " << i << ": " << describe_mismatch(tok, corpus.chunks[i], ours, theirs[i]);
+      ADD_FAILURE() << "chunk " << i << ": " << test::describe_mismatch(tok, corpus.chunks[i], ours, theirs[i], "tokenizers");
     }
   }
   auto t2 = std::chrono::steady_clock::now();

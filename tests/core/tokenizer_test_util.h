@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -117,6 +118,49 @@ inline Corpus debian_corpus() {
     }
   }
   return corpus;
+}
+
+// Token ids from an outside reference script run as `SCRIPT encode SOURCE CHUNKS OUT [EXTRA]`
+// (tests/reference/*_tokenize*.py): CHUNKS holds the texts separated by NUL bytes, OUT one
+// line of space-separated ids per text.
+inline std::vector<std::vector<TokenId>> reference_ids(const std::filesystem::path& script, const std::string& source,
+                                                       const std::vector<std::string>& texts,
+                                                       const std::filesystem::path& work, const std::string& extra = "") {
+  std::string joined;
+  for (size_t i = 0; i < texts.size(); ++i) joined += (i ? std::string(1, '\0') : "") + texts[i];
+  write_file(work / "chunks.bin", joined);
+  std::string cmd = "'" EP_PYTHON "' '" + script.string() + "' encode '" + source + "' '" + (work / "chunks.bin").string() +
+                    "' '" + (work / "ids.txt").string() + "'" + (extra.empty() ? "" : " " + extra);
+  EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  std::istringstream lines(read_file(work / "ids.txt"));
+  std::vector<std::vector<TokenId>> ids;
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::istringstream numbers(line);
+    std::vector<TokenId> row;
+    TokenId id;
+    while (numbers >> id) row.push_back(id);
+    ids.push_back(std::move(row));
+  }
+  return ids;
+}
+
+// First index where two id sequences of `text` differ, the text there, and both sequences
+// around it (ours and the reference's, named `reference`).
+inline std::string describe_mismatch(const BpeTokenizer& tok, const std::string& text, const std::vector<TokenId>& ours,
+                                     const std::vector<TokenId>& theirs, const std::string& reference) {
+  auto around = [](const std::vector<TokenId>& ids, size_t at) {
+    std::string s;
+    const size_t from = at > 3 ? at - 3 : 0;
+    for (size_t i = from; i < std::min(ids.size(), at + 12); ++i) s += (i == at ? " >" : " ") + std::to_string(ids[i]);
+    return "[" + std::to_string(from) + ":]" + s;
+  };
+  size_t at = 0;
+  while (at < ours.size() && at < theirs.size() && ours[at] == theirs[at]) ++at;
+  const size_t offset = tok.decode(std::vector<TokenId>(ours.begin(), ours.begin() + static_cast<std::ptrdiff_t>(at))).size();
+  return "first difference at token " + std::to_string(at) + ", byte " + std::to_string(offset) + " of a " +
+         std::to_string(text.size()) + "-byte text; text there: \"" + text.substr(offset, 160) + "\"\n  eprunner: " +
+         around(ours, at) + "\n  " + reference + ": " + around(theirs, at);
 }
 
 }  // namespace ep::test
