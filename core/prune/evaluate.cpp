@@ -43,12 +43,30 @@ class Candidates {
   std::map<Ids, int64_t> whole_;  // first candidate with these tokens
 };
 
-// The argmax of `logits` [V] over `allowed` tokens (the first on ties).
-int64_t restricted_argmax(const double* logits, const Ids& allowed) {
-  int64_t best = allowed.front();
-  for (int64_t t : allowed)
-    if (logits[t] > logits[best]) best = t;
-  return best;
+// For each row's answer position j, the tokens that may follow answer[:j] (the path
+// restricted decoding takes while it agrees with the answer), as an index [B, K, A]
+// into the vocabulary, padded with each list's first token (never a new maximum).
+// The lists depend on the answers alone, so only [B, K, A] logits leave the device.
+torch::Tensor allowed_index(const Candidates& candidates, const std::vector<const Ids*>& answers, int64_t K,
+                            std::vector<std::vector<const Ids*>>& lists) {
+  size_t A = 1;
+  lists.assign(answers.size(), std::vector<const Ids*>(static_cast<size_t>(K), nullptr));
+  for (size_t b = 0; b < answers.size(); ++b) {
+    const Ids& answer = *answers[b];
+    const size_t start = static_cast<size_t>(K) - answer.size();
+    for (size_t j = 0; j < answer.size(); ++j) {
+      lists[b][start + j] = &candidates.next(Ids(answer.begin(), answer.begin() + static_cast<std::ptrdiff_t>(j)));
+      A = std::max(A, lists[b][start + j]->size());
+    }
+  }
+  auto index = at::zeros({static_cast<int64_t>(answers.size()), K, static_cast<int64_t>(A)}, at::kLong);
+  auto a = index.accessor<int64_t, 3>();
+  for (size_t b = 0; b < lists.size(); ++b)
+    for (size_t k = 0; k < lists[b].size(); ++k)
+      if (const Ids* l = lists[b][k])
+        for (size_t i = 0; i < A; ++i)
+          a[static_cast<int64_t>(b)][static_cast<int64_t>(k)][static_cast<int64_t>(i)] = i < l->size() ? (*l)[i] : (*l)[0];
+  return index;
 }
 
 void append_batch(CausalLM& model, const EvalSet& set, const Candidates& candidates, const std::vector<int64_t>& rows,
@@ -57,13 +75,16 @@ void append_batch(CausalLM& model, const EvalSet& set, const Candidates& candida
   auto logits = model.forward(ab.batch, LogitsScope::last_positions(ab.K)).to(at::kDouble);  // [B, K, V]
   auto loss = answer_token_nll(logits, ab.targets).cpu().contiguous();                      // [B]
   auto argmax = logits.argmax(-1).cpu().contiguous();                                      // [B, K]
-  auto host = logits.cpu().contiguous();
-  const int64_t K = ab.K, V = host.size(2);
+  std::vector<const Ids*> answers;
+  for (int64_t i : rows) answers.push_back(&set.answers[static_cast<size_t>(i)]);
+  std::vector<std::vector<const Ids*>> lists;
+  const auto index = allowed_index(candidates, answers, ab.K, lists);
+  auto restricted = logits.gather(2, index.to(logits.device())).cpu().contiguous();  // [B, K, A]
+  const int64_t K = ab.K, A = restricted.size(2);
   for (size_t b = 0; b < rows.size(); ++b) {
-    const Ids& answer = set.answers[static_cast<size_t>(rows[b])];
+    const Ids& answer = *answers[b];
     const int64_t start = K - static_cast<int64_t>(answer.size());  // position of answer token 0 in the tail
     const int64_t* am = argmax.data_ptr<int64_t>() + static_cast<int64_t>(b) * K;
-    const double* lg = host.data_ptr<double>() + static_cast<int64_t>(b) * K * V;
 
     size_t wrong = answer.size();
     for (size_t j = 0; j < answer.size() && wrong == answer.size(); ++j)
@@ -71,12 +92,16 @@ void append_batch(CausalLM& model, const EvalSet& set, const Candidates& candida
     r.correct.push_back(wrong == answer.size());
     r.predicted.push_back(am[start + static_cast<int64_t>(std::min(wrong, answer.size() - 1))]);
 
+    // Restricted decoding: at each position the best allowed token (the first on ties).
     Ids path;
     bool choice_ok = true;
     for (size_t j = 0; j < answer.size(); ++j) {
-      const int64_t t = restricted_argmax(lg + (start + static_cast<int64_t>(j)) * V, candidates.next(path));
-      path.push_back(t);
-      if (t != answer[j]) {
+      const int64_t k = start + static_cast<int64_t>(j);
+      const Ids& allowed = *lists[b][static_cast<size_t>(k)];
+      const double* lg = restricted.data_ptr<double>() + (static_cast<int64_t>(b) * K + k) * A;
+      const size_t best = static_cast<size_t>(std::max_element(lg, lg + allowed.size()) - lg);
+      path.push_back(allowed[best]);
+      if (allowed[best] != answer[j]) {
         choice_ok = false;
         break;
       }
