@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Figures from an eprunner results file, as PNGs in --out:
 
   accuracy_vs_p.png                 accuracy against p, one panel per task, a line per model
@@ -14,7 +13,7 @@
 Cells with status "error" are skipped (and named on stderr). Prints the path of every
 file written, one a line.
 
-Usage: plots.py results.h5 --out DIR [--p P] [--cell NAME ...] [--dpi N]
+Usage: python -m analysis.plots results.h5 --out DIR [--p P] [--cell NAME ...] [--dpi N]
 Needs h5py, numpy and matplotlib (Debian: python3-h5py python3-numpy python3-matplotlib).
 """
 
@@ -27,14 +26,17 @@ import re
 import sys
 from typing import Dict, List, Optional
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import results as rs  # noqa: E402  (first: a clear message when h5py is missing)
+if not __package__:  # run as a file (python3 analysis/plots.py): the imports below need the package
+    sys.exit("run it as a module from the repository root: python3 -m analysis.plots ... (docs/analysis.md)")
+
+from analysis import results as rs  # first: a clear message when h5py is missing
+from analysis.text import p_label
 
 try:
     import matplotlib
 except ImportError as e:
-    raise SystemExit(f"{e}: this python ({sys.executable}) lacks matplotlib; install python3-matplotlib, "
-                     f"or run the script with /usr/bin/python3")
+    raise ImportError(f"{e}: this python ({sys.executable}) lacks matplotlib; install python3-matplotlib, "
+                      f"or run with /usr/bin/python3") from e
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
@@ -50,10 +52,6 @@ def safe(name: str) -> str:
 def ticks(n: int, most: int = 12) -> range:
     """At most `most` integer ticks over 0..n-1."""
     return range(0, n, max(1, int(math.ceil(n / most))))
-
-
-def p_label(p: float) -> str:
-    return repr(float(p))  # the shortest text that reads back as the same double (as `eprunner report`)
 
 
 def cell_title(c: rs.Cell) -> str:
@@ -342,8 +340,23 @@ def plot_finetune(cells: List[rs.Cell], out: str, dpi: int, written: List[str]) 
     save(fig, os.path.join(out, "finetune_loss.png"), dpi, written)
 
 
+def plot_all(res: rs.Results, cells: List[rs.Cell], out: str, p: Optional[float], dpi: int) -> List[str]:
+    """Every figure of `cells` (error cells are skipped) into `out` (created); the paths written."""
+    os.makedirs(out, exist_ok=True)
+    done = [c for c in cells if c.done]
+    written: List[str] = []
+    if done:
+        plot_accuracy(res, done, [c for c in cells if not c.done], out, dpi, written)
+    for c in done:
+        plot_frozen(c, out, dpi, written)
+        plot_delta_loss(c, p, out, dpi, written)
+        plot_singular_values(c, p, out, dpi, written)
+    plot_finetune(done, out, dpi, written)
+    return written
+
+
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+    ap = argparse.ArgumentParser(prog="python -m analysis.plots", description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("results", help="results .h5 file written by `eprunner run`")
     ap.add_argument("--out", required=True, help="folder for the PNGs (created)")
@@ -352,30 +365,29 @@ def main(argv=None) -> int:
     ap.add_argument("--cell", action="append", default=[], help="only this cell (<model>__<task>); repeatable")
     ap.add_argument("--dpi", type=int, default=110)
     args = ap.parse_args(argv)
-    res = rs.load(args.results, per_example=False, masks=True, scores=True)
-    os.makedirs(args.out, exist_ok=True)
+    try:
+        res = rs.load(args.results, per_example=False, masks=True, scores=True)
+    except rs.ResultsError as e:
+        print(f"analysis.plots: {e}", file=sys.stderr)
+        return 1
     cells = [c for c in res.cells if not args.cell or c.name in args.cell]
     if args.cell:
         missing = set(args.cell) - {c.name for c in cells}
         if missing:
-            print(f"plots.py: no cell named {', '.join(sorted(missing))} in {args.results}", file=sys.stderr)
+            print(f"analysis.plots: no cell named {', '.join(sorted(missing))} in {args.results}", file=sys.stderr)
             return 1
     for c in cells:
         if not c.done:
-            print(f"plots.py: skipping {c.name} (status {c.status}: {c.error})", file=sys.stderr)
-    done = [c for c in cells if c.done]
-    written: List[str] = []
-    if done:
-        plot_accuracy(res, done, [c for c in cells if not c.done], args.out, args.dpi, written)
-    for c in done:
-        plot_frozen(c, args.out, args.dpi, written)
-        plot_delta_loss(c, args.p, args.out, args.dpi, written)
-        plot_singular_values(c, args.p, args.out, args.dpi, written)
-    plot_finetune(done, args.out, args.dpi, written)
+            print(f"analysis.plots: skipping {c.name} (status {c.status}: {c.error})", file=sys.stderr)
+    try:
+        written = plot_all(res, cells, args.out, args.p, args.dpi)
+    except OSError as e:  # the output folder cannot be made or written
+        print(f"analysis.plots: cannot write to '{args.out}': {e}", file=sys.stderr)
+        return 1
     for path in written:
         print(path)
     if not written:
-        print("plots.py: nothing to plot (no finished cells)", file=sys.stderr)
+        print("analysis.plots: nothing to plot (no finished cells)", file=sys.stderr)
     return 0
 
 

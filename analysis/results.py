@@ -6,7 +6,8 @@ The layout is the one runner/results_h5.cpp writes (docs/results-format.md):
     /cells/<model>__<task> attrs: index, name, model, task, fingerprint, status ("done"|"error"),
                                   error, ran_on, run, examples, written_at
         examples/          test_ids, test_targets, validation_ids, validation_targets  (int64 [n])
-        base/{test,validation}         attrs: metric, accuracy, loss, n; datasets predicted, correct
+        base/{test,validation}         attrs: metric, accuracy, macro_f1 (newer files), loss, n;
+                                       datasets predicted, correct
         pruned/<i>/        attrs: p, n_frozen   (i = 0, 1, ... in ascending p)
             {test,validation}          as base
             masks/<matrix>             uint8 [L, B, R], 1 = frozen
@@ -19,11 +20,15 @@ The layout is the one runner/results_h5.cpp writes (docs/results-format.md):
 Empty arrays are not written at all (a task without a validation split has a
 validation group with n = 0 and no datasets). Only h5py and numpy are needed; this
 module never imports project code.
+
+A file that cannot be read as a results file raises ResultsError (it names the file
+and what is wrong); the command-line entry points turn that into one line on stderr.
 """
 
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
@@ -31,11 +36,20 @@ try:
     import h5py
     import numpy as np
 except ImportError as e:  # e.g. a pyenv/venv python3 first in PATH, without Debian's packages
-    raise SystemExit(f"{e}: this python ({__import__('sys').executable}) lacks h5py/numpy; install "
-                     f"python3-h5py python3-numpy, or run the script with /usr/bin/python3")
+    raise ImportError(f"{e}: this python ({sys.executable}) lacks h5py/numpy; install python3-h5py "
+                      f"python3-numpy, or run with /usr/bin/python3") from e
 
 FORMAT = "eprunner-results"
 FORMAT_VERSION = 1
+
+
+class ResultsError(Exception):
+    """A file that cannot be read as an eprunner results file."""
+
+    def __init__(self, path: str, what: str):
+        super().__init__(f"{path}: {what}")
+        self.path = path
+        self.what = what
 
 
 def _text(value) -> str:
@@ -68,6 +82,7 @@ class Split:
     """One model state on one split (base, or the model pruned at one p)."""
     metric: str = ""
     accuracy: float = math.nan  # fraction in [0, 1]
+    macro_f1: float = math.nan  # classification tasks (CB): lm-evaluation-harness's macro F1; NaN otherwise
     loss: float = math.nan
     n: int = 0
     predicted: Optional[np.ndarray] = None  # int64 [n]: token id (full-vocab) or choice index (choices)
@@ -76,6 +91,16 @@ class Split:
     @property
     def measured(self) -> bool:
         return self.n > 0 and not math.isnan(self.accuracy)
+
+    @property
+    def measured_accuracy(self) -> Optional[float]:
+        """accuracy, or None where the split was not measured."""
+        return self.accuracy if self.measured else None
+
+    @property
+    def measured_macro_f1(self) -> Optional[float]:
+        """macro_f1, or None where not measured, not a classification task, or an older file."""
+        return self.macro_f1 if self.measured and math.isfinite(self.macro_f1) else None
 
 
 @dataclass
@@ -157,8 +182,8 @@ def _read_split(parent, name: str, per_example: bool) -> Split:
     if name not in parent:
         return Split()
     g = parent[name]
-    s = Split(metric=_attr_str(g, "metric"), accuracy=_attr_float(g, "accuracy"), loss=_attr_float(g, "loss"),
-              n=_attr_int(g, "n"))
+    s = Split(metric=_attr_str(g, "metric"), accuracy=_attr_float(g, "accuracy"),
+              macro_f1=_attr_float(g, "macro_f1"), loss=_attr_float(g, "loss"), n=_attr_int(g, "n"))
     if per_example:
         s.predicted = _dataset(g, "predicted")
         s.correct = _dataset(g, "correct")
@@ -207,19 +232,21 @@ def read_cell(g, per_example: bool = True, masks: bool = False, scores: bool = F
 
 def load(path: str, per_example: bool = True, masks: bool = False, scores: bool = False,
          activations: bool = False) -> Results:
-    """Every published cell of a results file (also one still being written), in index order."""
+    """Every published cell of a results file (also one still being written), in index order.
+    Raises ResultsError when the file cannot be opened, is no eprunner results file, is of a
+    newer format version, or has a cell that cannot be read."""
     try:
         f = h5py.File(path, "r")
-    except OSError as e:
-        raise SystemExit(f"cannot open '{path}': {e}")
+    except OSError as e:  # missing, unreadable, not HDF5
+        raise ResultsError(path, f"cannot open as an HDF5 file: {e}") from e
     with f:
         fmt = _attr_str(f, "format")
         if fmt != FORMAT:
-            raise SystemExit(f"'{path}' is not an eprunner results file (no format = \"{FORMAT}\" attribute)")
+            raise ResultsError(path, f"not an eprunner results file (no format = \"{FORMAT}\" attribute)")
         version = _attr_int(f, "format_version")
         if version > FORMAT_VERSION:
-            raise SystemExit(f"'{path}' has results format version {version}, newer than this script reads "
-                             f"({FORMAT_VERSION})")
+            raise ResultsError(path, f"results format version {version} is newer than this package reads "
+                                     f"({FORMAT_VERSION})")
         attrs = {k: (_text(v) if isinstance(v, (str, bytes)) else v) for k, v in f.attrs.items()}
         cells = []
         if "cells" in f:
@@ -227,6 +254,9 @@ def load(path: str, per_example: bool = True, masks: bool = False, scores: bool 
                 g = f["cells"][name]
                 if "status" not in g.attrs:  # never published without it; skip defensively
                     continue
-                cells.append(read_cell(g, per_example, masks, scores, activations))
+                try:
+                    cells.append(read_cell(g, per_example, masks, scores, activations))
+                except (KeyError, ValueError, TypeError, OSError) as e:
+                    raise ResultsError(path, f"cell '{name}' cannot be read: {e}") from e
         cells.sort(key=lambda c: c.index)
         return Results(path=path, attrs=attrs, cells=cells)

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """The paper's Table 1 (base -> best p, per model x task) and Table 2 (accuracy at
 every p) from an eprunner results file, as Markdown and/or LaTeX.
 
@@ -8,29 +7,29 @@ candidate. When the file has validation results, Table 1 also shows the p chosen
 validation and the test accuracy there, beside the p chosen on test (which is
 optimistic: it picks on the data it reports). Every pruned-vs-base difference
 carries McNemar's exact two-sided p-value on the per-example `correct` arrays of the
-same examples. Cells with status "error" are left out of the tables and listed
-below them with their error.
+same examples. Classification tasks (CB) also show macro-F1 in Table 1 when the file
+has it (files written before it was added lack it). Cells with status "error" are left
+out of the tables and listed below them with their error. Table 2 is `eprunner
+report`'s table (analysis/report.py) with McNemar's p-value after each pruned accuracy.
 
-Usage: tables.py results.h5 [--format md|latex|both] [--alpha 0.05]
+Usage: python -m analysis.tables results.h5 [--format md|latex|both] [--alpha 0.05]
 Needs h5py and numpy (Debian: python3-h5py python3-numpy).
 """
 
 from __future__ import annotations
 
 import argparse
-import math
-import os
 import sys
 from dataclasses import dataclass
 from typing import List, Optional
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import results as rs  # noqa: E402
-import stats  # noqa: E402
+if not __package__:  # run as a file (python3 analysis/tables.py): the imports below need the package
+    sys.exit("run it as a module from the repository root: python3 -m analysis.tables ... (docs/analysis.md)")
 
-
-def pct(x: Optional[float]) -> str:
-    return "-" if x is None else f"{100.0 * x:.2f}"
+from analysis import report
+from analysis import results as rs
+from analysis import stats
+from analysis.text import latex_table, md_table, one_line, p_label, pct, tex
 
 
 def delta(a: Optional[float], b: Optional[float]) -> str:
@@ -40,12 +39,8 @@ def delta(a: Optional[float], b: Optional[float]) -> str:
     return f"{float(pct(b)) - float(pct(a)):+.2f}"
 
 
-def p_label(p: float) -> str:
-    return repr(float(p))  # the shortest text that reads back as the same double (as `eprunner report`)
-
-
 def accuracy(s: rs.Split) -> Optional[float]:
-    return s.accuracy if s.measured else None
+    return s.measured_accuracy
 
 
 def test_mcnemar(base: rs.Split, pruned: rs.Split) -> Optional[stats.McNemar]:
@@ -89,6 +84,16 @@ def has_validation(res: rs.Results) -> bool:
     return any(c.base_validation.measured or any(r.validation.measured for r in c.pruned) for c in res.done)
 
 
+def has_macro_f1(res: rs.Results) -> bool:
+    """Some finished cell has a macro-F1 on test (a classification task, in a file new enough)."""
+    return any(c.base_test.measured_macro_f1 is not None or any(r.test.measured_macro_f1 is not None for r in c.pruned)
+               for c in res.done)
+
+
+def macro_f1_at(c: rs.Cell, p: float) -> Optional[float]:
+    return next((r.test.measured_macro_f1 for r in c.pruned if r.p == p), None)
+
+
 # ---- formatting helpers ----------------------------------------------------------------
 
 def pv(t: Optional[stats.McNemar]) -> str:
@@ -103,39 +108,6 @@ def significant(t: Optional[stats.McNemar], alpha: float) -> bool:
     return t is not None and t.pvalue < alpha
 
 
-LATEX_ESCAPES = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-                 "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "<": "$<$",
-                 ">": "$>$", "→": "$\\rightarrow$", "Δ": "$\\Delta$", "×": "$\\times$"}
-
-
-def tex(s: str) -> str:
-    return "".join(LATEX_ESCAPES.get(ch, ch) for ch in s)
-
-
-def md_table(header: List[str], rows: List[List[str]], align: str) -> str:
-    """align: one of l/r per column."""
-    out = "| " + " | ".join(header) + " |\n"
-    out += "|" + "|".join("---" if a == "l" else "---:" for a in align) + "|\n"
-    for r in rows:
-        out += "| " + " | ".join(r) + " |\n"
-    return out
-
-
-def latex_table(header: List[str], rows: List[List[str]], align: str, caption: str, label: str,
-                wide: bool = False) -> str:
-    """Cells are LaTeX already (escape with tex() before). wide: scaled to the text width (graphicx)."""
-    out = "\\begin{table}[t]\n\\centering\n\\small\n"
-    if wide:
-        out += "\\resizebox{\\textwidth}{!}{%\n"
-    out += f"\\begin{{tabular}}{{{align}}}\n\\toprule\n"
-    out += " & ".join(header) + " \\\\\n\\midrule\n"
-    for r in rows:
-        out += " & ".join(r) + " \\\\\n"
-    out += "\\bottomrule\n\\end{tabular}" + ("}\n" if wide else "\n")
-    out += f"\\caption{{{caption}}}\n\\label{{{label}}}\n\\end{{table}}\n"
-    return out
-
-
 # ---- Table 1 ---------------------------------------------------------------------------
 
 def table1(res: rs.Results, fmt: str, alpha: float) -> str:
@@ -143,6 +115,7 @@ def table1(res: rs.Results, fmt: str, alpha: float) -> str:
     models, tasks = res.models(), res.tasks()  # error cells too: they show as "error"
     by = {(c.model, c.task): c for c in res.cells}
     val = has_validation(res)
+    f1 = has_macro_f1(res)
     star = "*" if fmt == "md" else "$^{*}$"
 
     # (a) the paper's layout: models x tasks, "base -> best".
@@ -169,9 +142,12 @@ def table1(res: rs.Results, fmt: str, alpha: float) -> str:
     # (b) the details: which p, the difference, the discordant pairs, the test, and validation's choice.
     header = ["model", "task", "metric", "n test", "base", "best p (test)", "acc.", "Δ", "b/c", "McNemar p"]
     align = "lllrrrrrrr"
+    if f1:
+        header += ["base F1", "F1"]
+        align += "rr"
     if val:
-        header += ["p (val.)", "val. acc.", "test acc.", "Δ", "b/c", "McNemar p"]
-        align += "rrrrrr"
+        header += ["p (val.)", "val. acc.", "test acc.", "Δ", "b/c", "McNemar p"] + (["test F1"] if f1 else [])
+        align += "rrrrrr" + ("r" if f1 else "")
     rows = []
     for c in cells:
         base = accuracy(c.base_test)
@@ -182,19 +158,25 @@ def table1(res: rs.Results, fmt: str, alpha: float) -> str:
         else:
             row += [p_label(ch.p), pct(ch.test_accuracy), delta(base, ch.test_accuracy), discordant(ch.test),
                     pv(ch.test)]
+        if f1:
+            row += [pct(c.base_test.measured_macro_f1), pct(macro_f1_at(c, ch.p) if ch is not None else None)]
         if val:
             cv = choose(c, "validation")
             if cv is None:
-                row += ["-"] * 6
+                row += ["-"] * (7 if f1 else 6)
             else:
                 row += [p_label(cv.p), pct(cv.chosen_on_accuracy), pct(cv.test_accuracy),
                         delta(base, cv.test_accuracy), discordant(cv.test), pv(cv.test)]
+                if f1:
+                    row.append(pct(macro_f1_at(c, cv.p)))
         rows.append(row)
     detail_caption = ("Accuracy (%) on the test split: base, and pruned at the p that is best on test"
                       + (" and at the p that is best on validation (ties: the smaller p)" if val else
                          " (ties: the smaller p)")
                       + ". Δ: points over base. b/c: test examples base got right and pruned wrong / "
-                        "base wrong and pruned right. McNemar p: exact two-sided test on b and c.")
+                        "base wrong and pruned right. McNemar p: exact two-sided test on b and c."
+                      + (" F1: macro-F1 (%) on test (classification tasks), of base and at the p chosen by "
+                         "accuracy; - for the other tasks." if f1 else ""))
 
     if fmt == "md":
         out = "## Table 1: base → best p\n\n" + summary_caption + "\n\n"
@@ -214,32 +196,24 @@ def table1(res: rs.Results, fmt: str, alpha: float) -> str:
 # ---- Table 2 ---------------------------------------------------------------------------
 
 def table2(res: rs.Results, fmt: str, split: str) -> str:
-    ps = res.ps()
-    header = ["model", "task", "metric", "base"] + [f"p={p_label(p)}" for p in ps]
-    align = "lll" + "r" * (1 + len(ps))
+    """report.accuracy_table (the rows, columns and bold of `eprunner report`), with McNemar's
+    p-value in brackets after each pruned accuracy."""
+    t = report.accuracy_table(res, split)
+    header, align = report.header(t)
     rows = []
-    for c in res.done:
-        base = c.base(split)
-        by_p = {r.p: (r.test if split == "test" else r.validation) for r in c.pruned}
-        values = [accuracy(base)] + [accuracy(by_p[p]) if p in by_p else None for p in ps]
-        if split != "test" and all(v is None for v in values):
-            continue  # no validation split in this cell
-        # Bold the best of the row as printed, so a tie on the page is bold on both (as `eprunner report`).
-        printed = [float(pct(v)) for v in values if v is not None]
-        top = max(printed) if printed else None
-        row = [c.model, c.task, base.metric or "-"]
-        for i, v in enumerate(values):
-            text = pct(v)
-            if v is not None and float(text) == top:
-                text = f"**{text}**" if fmt == "md" else f"\\textbf{{{text}}}"
-            if i > 0 and v is not None:
-                t = test_mcnemar(base, by_p[ps[i - 1]])
-                if t is not None:
-                    text += f" [{pv(t)}]" if fmt == "md" else f" {{\\scriptsize[{tex(pv(t))}]}}"
-            row.append(text)
+    for row in t.rows:
+        base = row.splits[0]
+        out = [row.cell.model, row.cell.task, report.metric(row)]
         if fmt != "md":
-            row[:3] = [tex(x) for x in row[:3]]
-        rows.append(row)
+            out = [tex(x) for x in out]
+        for i, (text, bold) in enumerate(report.printed(row)):
+            if bold:
+                text = f"**{text}**" if fmt == "md" else f"\\textbf{{{text}}}"
+            mc = test_mcnemar(base, row.splits[i]) if i > 0 and row.splits[i] is not None else None
+            if mc is not None:
+                text += f" [{pv(mc)}]" if fmt == "md" else f" {{\\scriptsize[{tex(pv(mc))}]}}"
+            out.append(text)
+        rows.append(out)
     caption = (f"Accuracy (%) on the {split} split at every p (base: unpruned); the best of each row in bold. "
                f"In brackets: McNemar's exact two-sided p-value of the pruned model against base on the same "
                f"{split} examples.")
@@ -255,13 +229,11 @@ def failed_cells(res: rs.Results, fmt: str) -> str:
     if fmt == "md":
         out = "## Cells that failed (left out of the tables)\n\n"
         for c in res.failed:
-            error = " ".join((c.error or "(no message)").split())
-            out += f"- {c.model} × {c.task} (`{c.name}`): {error}\n"
+            out += f"- {c.model} × {c.task} (`{c.name}`): {one_line(c.error)}\n"
         return out
     out = "% Cells that failed (left out of the tables):\n"
     for c in res.failed:
-        error = " ".join((c.error or "(no message)").split())
-        out += f"%   {c.model} x {c.task} ({c.name}): {error}\n"
+        out += f"%   {c.model} x {c.task} ({c.name}): {one_line(c.error)}\n"
     return out
 
 
@@ -283,13 +255,17 @@ def render(res: rs.Results, fmt: str, alpha: float) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+    ap = argparse.ArgumentParser(prog="python -m analysis.tables", description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("results", help="results .h5 file written by `eprunner run`")
     ap.add_argument("--format", choices=["md", "latex", "both"], default="md")
     ap.add_argument("--alpha", type=float, default=0.05, help="significance level marked with * in Table 1")
     args = ap.parse_args(argv)
-    res = rs.load(args.results, per_example=True)
+    try:
+        res = rs.load(args.results, per_example=True)
+    except rs.ResultsError as e:
+        print(f"analysis.tables: {e}", file=sys.stderr)
+        return 1
     fmts = ["md", "latex"] if args.format == "both" else [args.format]
     out = []
     for fmt in fmts:

@@ -71,7 +71,7 @@ std::vector<ep::MatrixKind> parse_kinds(const std::string& list) {
   std::vector<ep::MatrixKind> out;
   std::stringstream ss(list);
   std::string item;
-  while (std::getline(ss, item, ',')) out.push_back(ep::matrix_kind_from_name(item));
+  while (std::getline(ss, item, ',')) out.push_back(ep::parse_name<ep::MatrixKind>(item, "matrix"));
   return out;
 }
 
@@ -146,7 +146,7 @@ int main(int argc, char** argv) {
   }
 
   ep::DecomposeOptions dopts;
-  dopts.granularity = ep::granularity_from_name(args.granularity);
+  dopts.granularity = ep::parse_name<ep::Granularity>(args.granularity, "granularity");
   auto decs = ep::decompose(*model, parse_kinds(args.kinds), dopts);
   ep::ScoreOptions sopts;
   sopts.positions = args.len;

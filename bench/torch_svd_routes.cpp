@@ -89,7 +89,7 @@ void run_route(const std::string& route, const std::vector<at::Tensor>& blocks, 
       auto usv = at::linalg_svd(b, /*full_matrices=*/false);
       out.push_back({std::get<0>(usv), std::get<1>(usv), std::get<2>(usv).transpose(-2, -1)});
     } else {
-      out.push_back(ep::block_svd(b.to(at::kDouble), ep::svd_route_from_name(route)));
+      out.push_back(ep::block_svd(b.to(at::kDouble), ep::parse_name<ep::SvdRoute>(route, "SVD route")));
     }
   }
   sync(dev);

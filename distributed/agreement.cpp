@@ -38,16 +38,6 @@ void AgreeingCommunicator::all_reduce(const at::Tensor& tensor, ReduceOp op) {
   data().all_reduce(tensor, op);
 }
 
-void AgreeingCommunicator::broadcast(const at::Tensor& tensor, int root) {
-  checkpoint();
-  data().broadcast(tensor, root);
-}
-
-std::vector<Bytes> AgreeingCommunicator::gather_bytes(const Bytes& mine, int root) {
-  checkpoint();
-  return data().gather_bytes(mine, root);
-}
-
 std::vector<Bytes> AgreeingCommunicator::all_gather_bytes(const Bytes& mine) {
   checkpoint();
   return data().all_gather_bytes(mine);
@@ -56,11 +46,6 @@ std::vector<Bytes> AgreeingCommunicator::all_gather_bytes(const Bytes& mine) {
 void AgreeingCommunicator::broadcast_bytes(Bytes& buffer, int root) {
   checkpoint();
   data().broadcast_bytes(buffer, root);
-}
-
-void AgreeingCommunicator::barrier() {
-  checkpoint();
-  data().barrier();
 }
 
 }  // namespace ep::dist

@@ -58,11 +58,8 @@ class AgreeingCommunicator final : public Communicator {
   std::string_view backend() const override { return inner_ ? inner_->backend() : "none"; }
 
   void all_reduce(const at::Tensor& tensor, ReduceOp op) override;
-  void broadcast(const at::Tensor& tensor, int root) override;
-  std::vector<Bytes> gather_bytes(const Bytes& mine, int root) override;
   std::vector<Bytes> all_gather_bytes(const Bytes& mine) override;
   void broadcast_bytes(Bytes& buffer, int root) override;
-  void barrier() override;
 
   // The exchange alone: throws GroupFailure if any rank failed since the last one.
   void checkpoint();

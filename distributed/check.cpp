@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "core/util/error.h"
+#include "core/util/host.h"
 
 namespace ep::dist::detail {
 
@@ -19,13 +20,11 @@ std::string mpi_library_version() {
 }
 
 std::string where_am_i() {
-  char host[256] = {0};
-  ::gethostname(host, sizeof(host) - 1);
   int initialized = 0, finalized = 0, rank = -1;
   MPI_Initialized(&initialized);
   MPI_Finalized(&finalized);
   if (initialized && !finalized) MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  return fmt::format("{}:{} rank {}", host, ::getpid(), rank >= 0 ? std::to_string(rank) : "?");
+  return fmt::format("{}:{} rank {}", hostname(), ::getpid(), rank >= 0 ? std::to_string(rank) : "?");
 }
 
 void throw_mpi_error(int code, const char* call, const char* file, int line) {

@@ -6,6 +6,7 @@
 #include <torch/cuda.h>
 
 #include "core/util/error.h"
+#include "core/util/host.h"
 #include "distributed/device.h"
 #include "distributed/mpi_env.h"
 

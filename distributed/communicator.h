@@ -20,6 +20,8 @@
 
 #include <mpi.h>
 
+#include "core/util/name_table.h"
+
 namespace at {
 class Tensor;
 }
@@ -30,7 +32,8 @@ struct Device;
 namespace ep::dist {
 
 enum class ReduceOp { Sum, Max };
-std::string_view reduce_op_name(ReduceOp op);  // "sum", "max"
+inline constexpr Named<ReduceOp> kReduceOpNames[] = {{ReduceOp::Sum, "sum"}, {ReduceOp::Max, "max"}};
+constexpr const auto& names(ReduceOp) { return kReduceOpNames; }
 
 using Bytes = std::vector<uint8_t>;
 
@@ -48,17 +51,10 @@ class Communicator {
   // must be contiguous, on the backend's device, and the same shape/dtype on every
   // rank. MPI: float32, float64, int32, int64. NCCL: also fp16, bf16.
   virtual void all_reduce(const at::Tensor& tensor, ReduceOp op) = 0;
-  // In place: every rank ends with root's values (any dtype).
-  virtual void broadcast(const at::Tensor& tensor, int root) = 0;
-
-  // Variable-size byte buffers. gather: root gets one buffer per rank (rank order),
-  // the others get {}. all_gather: everyone gets them all. broadcast_bytes: every
-  // rank's buffer becomes root's (resized as needed).
-  virtual std::vector<Bytes> gather_bytes(const Bytes& mine, int root) = 0;
+  // Variable-size byte buffers. all_gather: every rank gets every rank's buffer
+  // (rank order). broadcast_bytes: every rank's buffer becomes root's (resized as needed).
   virtual std::vector<Bytes> all_gather_bytes(const Bytes& mine) = 0;
   virtual void broadcast_bytes(Bytes& buffer, int root) = 0;
-
-  virtual void barrier() = 0;
 
  protected:
   Communicator() = default;

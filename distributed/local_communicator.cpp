@@ -17,17 +17,8 @@ class LocalCommunicator final : public Communicator {
   void all_reduce(const at::Tensor& t, ReduceOp) override {
     EP_CHECK(t.defined(), "local all_reduce: the tensor is undefined");
   }
-  void broadcast(const at::Tensor& t, int root) override {
-    check_root(root);
-    EP_CHECK(t.defined(), "local broadcast: the tensor is undefined");
-  }
-  std::vector<Bytes> gather_bytes(const Bytes& mine, int root) override {
-    check_root(root);
-    return {mine};
-  }
   std::vector<Bytes> all_gather_bytes(const Bytes& mine) override { return {mine}; }
   void broadcast_bytes(Bytes&, int root) override { check_root(root); }
-  void barrier() override {}
 
  private:
   static void check_root(int root) { EP_CHECK(root == 0, "local communicator: root {} is not rank 0", root); }

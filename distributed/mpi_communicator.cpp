@@ -58,30 +58,13 @@ class MpiCommunicator final : public Communicator {
   void all_reduce(const at::Tensor& t, ReduceOp op) override {
     collective("all_reduce", t, [&](char* data, int64_t count, MPI_Datatype type, size_t elem) {
       EP_MPICHECK(MPI_Allreduce(MPI_IN_PLACE, data, static_cast<int>(count), type, mpi_op(op), comm_));
-    }, /*reducing=*/true);
-  }
-
-  void broadcast(const at::Tensor& t, int root) override {
-    check_root(root, "broadcast");
-    collective("broadcast", t, [&](char* data, int64_t count, MPI_Datatype type, size_t elem) {
-      EP_MPICHECK(MPI_Bcast(data, static_cast<int>(count), type, root, comm_));
-    }, /*reducing=*/false);
-  }
-
-  std::vector<Bytes> gather_bytes(const Bytes& mine, int root) override {
-    check_root(root, "gather_bytes");
-    std::vector<int> sizes = gather_sizes(mine, root, false);
-    std::vector<int> offsets;
-    Bytes all = receive_buffer(sizes, rank_ == root, offsets);
-    EP_MPICHECK(MPI_Gatherv(mine.data(), checked_count(mine.size(), "gather_bytes"), MPI_BYTE, all.data(),
-                            sizes.data(), offsets.data(), MPI_BYTE, root, comm_));
-    return rank_ == root ? split(all, sizes, offsets) : std::vector<Bytes>{};
+    });
   }
 
   std::vector<Bytes> all_gather_bytes(const Bytes& mine) override {
-    std::vector<int> sizes = gather_sizes(mine, 0, true);
+    std::vector<int> sizes = all_gather_sizes(mine);
     std::vector<int> offsets;
-    Bytes all = receive_buffer(sizes, true, offsets);
+    Bytes all = receive_buffer(sizes, offsets);
     EP_MPICHECK(MPI_Allgatherv(mine.data(), checked_count(mine.size(), "all_gather_bytes"), MPI_BYTE, all.data(),
                                sizes.data(), offsets.data(), MPI_BYTE, comm_));
     return split(all, sizes, offsets);
@@ -95,22 +78,19 @@ class MpiCommunicator final : public Communicator {
     EP_MPICHECK(MPI_Bcast(buffer.data(), checked_count(n, "broadcast_bytes"), MPI_BYTE, root, comm_));
   }
 
-  void barrier() override { EP_MPICHECK(MPI_Barrier(comm_)); }
-
  private:
   // The one path every tensor collective takes: check the tensor, then run `fn`
   // on pieces of at most kMaxCount elements, naming the collective in errors.
   template <class Fn>
-  void collective(const char* name, const at::Tensor& t, Fn&& fn, bool reducing) {
+  void collective(const char* name, const at::Tensor& t, Fn&& fn) {
     EP_CHECK(t.defined(), "MPI {}: the tensor is undefined", name);
     EP_CHECK(t.device().is_cpu(), "MPI {}: tensor is on {}; the MPI backend takes CPU tensors (CUDA tensors go "
              "through the NCCL backend)", name, t.device().str());
     EP_CHECK(t.is_contiguous(), "MPI {}: tensor of shape {} is not contiguous; call .contiguous() first", name,
              fmt::join(t.sizes(), "x"));
-    // Broadcast moves raw bytes (any dtype); reductions need MPI's arithmetic type.
-    MPI_Datatype type = reducing ? mpi_type(t) : MPI_BYTE;
-    const size_t elem = reducing ? t.element_size() : 1;
-    const int64_t total = reducing ? t.numel() : static_cast<int64_t>(t.nbytes());
+    const MPI_Datatype type = mpi_type(t);
+    const size_t elem = t.element_size();
+    const int64_t total = t.numel();
     char* data = static_cast<char*>(t.data_ptr());
     for (int64_t start = 0; start < total; start += kMaxCount)
       fn(data + start * static_cast<int64_t>(elem), std::min(kMaxCount, total - start), type, elem);
@@ -120,19 +100,15 @@ class MpiCommunicator final : public Communicator {
     EP_CHECK(root >= 0 && root < size_, "MPI {}: root {} is not a rank of this group (size {})", what, root, size_);
   }
 
-  std::vector<int> gather_sizes(const Bytes& mine, int root, bool everyone) {
+  std::vector<int> all_gather_sizes(const Bytes& mine) {
     int n = checked_count(mine.size(), "gather");
     std::vector<int> sizes(static_cast<size_t>(size_), 0);
-    if (everyone)
-      EP_MPICHECK(MPI_Allgather(&n, 1, MPI_INT, sizes.data(), 1, MPI_INT, comm_));
-    else
-      EP_MPICHECK(MPI_Gather(&n, 1, MPI_INT, sizes.data(), 1, MPI_INT, root, comm_));
+    EP_MPICHECK(MPI_Allgather(&n, 1, MPI_INT, sizes.data(), 1, MPI_INT, comm_));
     return sizes;
   }
 
-  static Bytes receive_buffer(const std::vector<int>& sizes, bool receiving, std::vector<int>& offsets) {
+  static Bytes receive_buffer(const std::vector<int>& sizes, std::vector<int>& offsets) {
     offsets.assign(sizes.size(), 0);
-    if (!receiving) return {};
     int64_t total = 0;
     for (size_t i = 0; i < sizes.size(); ++i) {
       offsets[i] = checked_count(static_cast<size_t>(total), "gather (offsets)");
@@ -155,8 +131,6 @@ class MpiCommunicator final : public Communicator {
 };
 
 }  // namespace
-
-std::string_view reduce_op_name(ReduceOp op) { return op == ReduceOp::Sum ? "sum" : "max"; }
 
 std::unique_ptr<Communicator> make_mpi_communicator(MPI_Comm comm) { return std::make_unique<MpiCommunicator>(comm); }
 

@@ -96,10 +96,4 @@ int cuda_device_index(int local_rank, int gpus_per_node, int visible) {
   return local_rank % gpus;
 }
 
-std::string hostname() {
-  char host[256] = {0};
-  ::gethostname(host, sizeof(host) - 1);
-  return host;
-}
-
 }  // namespace ep::dist

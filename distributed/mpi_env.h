@@ -67,6 +67,4 @@ int local_rank(MPI_Comm world);
 // when set (> 0) and no more than `visible`, else `visible`. -1 when no GPU.
 int cuda_device_index(int local_rank, int gpus_per_node, int visible);
 
-std::string hostname();
-
 }  // namespace ep::dist

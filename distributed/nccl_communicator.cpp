@@ -111,25 +111,8 @@ class NcclCommunicator final : public Communicator {
     });
   }
 
-  void broadcast(const at::Tensor& t, int root) override {
-    if (on_cpu(t)) return mpi_->broadcast(t, root);
-    EP_CHECK(root >= 0 && root < size(), "NCCL broadcast: root {} is not a rank of this group (size {})", root,
-             size());
-    collective("broadcast", t, [&](void* data, size_t count, ncclDataType_t type, cudaStream_t stream) {
-      EP_NCCLCHECK(ncclBroadcast(data, data, count, type, root, comm_, stream));
-    });
-  }
-
-  std::vector<Bytes> gather_bytes(const Bytes& mine, int root) override { return mpi_->gather_bytes(mine, root); }
   std::vector<Bytes> all_gather_bytes(const Bytes& mine) override { return mpi_->all_gather_bytes(mine); }
   void broadcast_bytes(Bytes& buffer, int root) override { mpi_->broadcast_bytes(buffer, root); }
-
-  void barrier() override {
-    // Work queued on this rank's stream is done, then every rank has got here.
-    c10::cuda::CUDAGuard guard(static_cast<c10::DeviceIndex>(device_));
-    at::cuda::getCurrentCUDAStream(static_cast<c10::DeviceIndex>(device_)).synchronize();
-    mpi_->barrier();
-  }
 
  private:
   static bool on_cpu(const at::Tensor& t) { return t.defined() && t.device().is_cpu(); }

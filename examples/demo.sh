@@ -23,8 +23,8 @@ echo
 echo
 PY=.venv/bin/python   # the project's Python (scripts/setup): h5py, numpy, matplotlib
 if "$PY" -c 'import h5py, matplotlib' 2>/dev/null; then
-  "$PY" analysis/tables.py "$OUT/demo-results.h5" --format md
+  "$PY" -m analysis.tables "$OUT/demo-results.h5" --format md   # the package at the repository root (cwd)
   echo
-  "$PY" analysis/plots.py "$OUT/demo-results.h5" --out "$OUT/plots"
+  "$PY" -m analysis.plots "$OUT/demo-results.h5" --out "$OUT/plots"
   echo "== plots written to $OUT/plots/"
 fi

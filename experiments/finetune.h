@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/model/causal_lm.h"
+#include "experiments/finetune_schedule.h"
 #include "experiments/tokenized_task.h"
 
 namespace ep {
@@ -29,12 +30,8 @@ struct FinetuneStep {
   double loss = 0;          // this shard's loss sum / full batch size (the batch mean when unsharded)
 };
 
-struct FinetuneOptions {
-  double lr = 0.01;           // ref: paper appendix C
-  int64_t batch_size = 2;     // ref: paper appendix C
-  int64_t epochs = 1;         // ref: paper appendix C
-  double weight_decay = 0.0;  // Adam's L2 term (torch::optim::AdamOptions::weight_decay)
-  uint64_t seed = 42;         // batch order: a seeded shuffle per epoch
+// lr, batch_size, epochs, weight_decay, seed: FinetuneSchedule.
+struct FinetuneOptions : FinetuneSchedule {
   int64_t pad_id = 0;         // any id: pads are masked
 
   // Data parallel: this process's share of each batch is the rows i with

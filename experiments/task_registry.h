@@ -15,4 +15,10 @@ const std::vector<TaskKind>& task_kinds();
 const TaskKind& find_task_kind(std::string_view name);
 const PromptSet& find_prompt_set(const TaskKind& kind, std::string_view name);
 
+// nullptr when unknown (for parsers that report the position themselves).
+const TaskKind* lookup_task_kind(std::string_view name);
+const PromptSet* lookup_prompt_set(const TaskKind& kind, std::string_view name);
+std::string task_kind_names();                     // "int-sum, int-mult, ..."
+std::string prompt_set_names(const TaskKind& kind);  // "paper, lm-eval"
+
 }  // namespace ep

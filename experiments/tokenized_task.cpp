@@ -107,6 +107,7 @@ TokenizedTask tokenize_task(const Task& task, const BpeTokenizer& tokenizer, con
   out.name = task.name;
   out.prompt_set = task.prompt_set;
   out.scoring = task.scoring;
+  out.whole_answers = task.whole_answers;
   out.examples.reserve(task.examples.size());
   if (task.scoring == Scoring::FirstToken)
     tokenize_first_token(task, tokenizer, opts, out);

@@ -34,6 +34,8 @@ struct TokenizedTask {
   std::string name;
   std::string prompt_set;
   Scoring scoring = Scoring::FirstToken;
+  // Task::whole_answers: the choices are answers (INT-SUM's numbers), not classes.
+  bool whole_answers = false;
   // FirstToken only: the first token of each label word (all distinct unless the
   // answers are whole); the paper's accuracy takes the argmax over the full
   // vocabulary, a restricted one over the choices.

@@ -13,7 +13,8 @@
 #include <spdlog/spdlog.h>
 
 #include "core/util/error.h"
-#include "distributed/check.h"
+#include "core/util/host.h"
+#include "distributed/control.h"
 #include "distributed/mpi_env.h"
 #include "distributed/work_queue.h"
 #include "runner/cell_codec.h"
@@ -26,35 +27,10 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-// Root's string on every rank, waiting politely (see wait_politely).
-std::string broadcast_string(MPI_Comm comm, std::string s, int root = 0) {
-  uint64_t n = s.size();
-  MPI_Request req;
-  EP_MPICHECK(MPI_Ibcast(&n, 1, MPI_UINT64_T, root, comm, &req));
-  dist::wait_politely(req);
-  s.resize(n);
-  if (n == 0) return s;
-  EP_MPICHECK(MPI_Ibcast(s.data(), static_cast<int>(n), MPI_CHAR, root, comm, &req));
-  dist::wait_politely(req);
-  return s;
-}
-
-void polite_barrier(MPI_Comm comm) {
-  MPI_Request req;
-  EP_MPICHECK(MPI_Ibarrier(comm, &req));
-  dist::wait_politely(req);
-}
-
 // The node names of all ranks, deduplicated, on rank 0 ("n1,n2").
 std::string gather_hosts(MPI_Comm world) {
-  const int size = dist::comm_size(world);
-  char mine[64] = {0};
-  std::string h = dist::hostname();
-  h.copy(mine, sizeof(mine) - 1);
-  std::vector<char> all(64 * static_cast<size_t>(size));
-  EP_MPICHECK(MPI_Gather(mine, 64, MPI_CHAR, all.data(), 64, MPI_CHAR, 0, world));
-  std::set<std::string> hosts;
-  for (int i = 0; i < size; ++i) hosts.insert(std::string(all.data() + 64 * i));
+  const std::vector<std::string> all = dist::gather_strings(world, hostname());
+  const std::set<std::string> hosts(all.begin(), all.end());
   std::string out;
   for (const auto& x : hosts) out += (out.empty() ? "" : ",") + x;
   return out;
@@ -62,14 +38,15 @@ std::string gather_hosts(MPI_Comm world) {
 
 std::string describe_group(const GroupContext& ctx, const GroupLayout& layout) {
   const int first = layout.leader_of(ctx.group_index);
-  if (ctx.group_size == 1) return fmt::format("group {}: rank {} on {}", ctx.group_index, first, dist::hostname());
+  if (ctx.group_size == 1) return fmt::format("group {}: rank {} on {}", ctx.group_index, first, hostname());
   return fmt::format("group {}: ranks {}-{} (leader on {})", ctx.group_index, first, first + ctx.group_size - 1,
-                     dist::hostname());
+                     hostname());
 }
 
 // Runs the executor on every rank of the group; any rank's exception makes the
 // cell an error cell (agreed with an all-reduce so the whole group moves on
-// together). Identity fields are filled here so the executor need not.
+// together). The cell's identity is filled here, once; `ran_on` is the group and
+// what the executor says it ran on (device, backend).
 CellResult execute_cell(const grid::Grid& grid, const Cell& cell, const GroupContext& ctx,
                         const GroupLayout& layout, const CellExecutor& execute) {
   const auto start = Clock::now();
@@ -81,13 +58,9 @@ CellResult execute_cell(const grid::Grid& grid, const Cell& cell, const GroupCon
     error = e.what();
     spdlog::error("cell {} failed: {}", cell.name, error);
   }
-  int failed_here = error.empty() ? 0 : 1, failed_any = 0;
-  MPI_Request req;
-  EP_MPICHECK(MPI_Iallreduce(&failed_here, &failed_any, 1, MPI_INT, MPI_MAX, ctx.group, &req));
-  dist::wait_politely(req);
-  if (failed_any) {
+  if (dist::any_rank(ctx.group, !error.empty())) {
     r = CellResult{};
-    r.status = "error";
+    r.status = CellStatus::Error;
     r.error = error.empty() ? "another rank of the group failed (see its log)" : error;
   }
   r.index = cell.index;
@@ -95,7 +68,7 @@ CellResult execute_cell(const grid::Grid& grid, const Cell& cell, const GroupCon
   r.model = grid.models[cell.model].name;
   r.task = grid.tasks[cell.task].name;
   r.fingerprint = cell.fingerprint;
-  r.ran_on = describe_group(ctx, layout);
+  r.ran_on = describe_group(ctx, layout) + (r.ran_on.empty() ? "" : ", " + r.ran_on);
   if (!r.timings.count("total")) r.timings["total"] = seconds_since(start);
   return r;
 }
@@ -126,10 +99,7 @@ void run_group(const grid::Grid& grid, const std::vector<Cell>& cells, const Gro
   for (;;) {
     // Cell boundary: does any rank of the group want to stop? (A signal may reach
     // only some ranks; the group must still leave together.)
-    int stop_here = stop_requested(stop) ? 1 : 0, stop_any = 0;
-    MPI_Request sreq;
-    EP_MPICHECK(MPI_Iallreduce(&stop_here, &stop_any, 1, MPI_INT, MPI_MAX, ctx.group, &sreq));
-    dist::wait_politely(sreq);
+    const bool stop_any = dist::any_rank(ctx.group, stop_requested(stop));
     int64_t id = -1;
     if (ctx.group_rank == 0) {
       if (stop_any)
@@ -137,9 +107,7 @@ void run_group(const grid::Grid& grid, const std::vector<Cell>& cells, const Gro
       else
         id = client.next(held_model).value_or(-1);
     }
-    MPI_Request req;
-    EP_MPICHECK(MPI_Ibcast(&id, 1, MPI_INT64_T, 0, ctx.group, &req));
-    dist::wait_politely(req);
+    id = dist::broadcast_int(ctx.group, id);
     if (id < 0) return;
     const Cell& cell = cells.at(static_cast<size_t>(id));
     if (ctx.group_rank == 0) spdlog::info("cell {} ({}) starts on {}", cell.name, cell.index, describe_group(ctx, layout));
@@ -187,13 +155,9 @@ Rank0Setup prepare_rank0(const grid::Grid& grid, const std::vector<Cell>& cells,
 LoopSummary run_cells(const grid::Grid& grid, MPI_Comm world, const CellExecutor& execute, const LoopOptions& opts) {
   const int world_rank = dist::comm_rank(world);
   const int world_size = dist::comm_size(world);
-  if (world_size > 1) {
-    int level = MPI_THREAD_SINGLE;
-    MPI_Query_thread(&level);
-    EP_CHECK(level >= MPI_THREAD_MULTIPLE,
-             "MPI gives thread level {}, the cell queue needs MPI_THREAD_MULTIPLE (rank 0 serves it from a thread); "
-             "use an MPI built with thread support", level);
-  }
+  if (int level = 0; world_size > 1 && !dist::thread_multiple(&level))
+    EP_FAIL("MPI gives thread level {}, the cell queue needs MPI_THREAD_MULTIPLE (rank 0 serves it from a thread); "
+            "use an MPI built with thread support", level);
   std::vector<std::string> notes;
   const GroupLayout layout = plan_groups(world_size, grid.layout.ranks_per_cell, &notes);
   if (world_rank == 0)
@@ -220,7 +184,7 @@ LoopSummary run_cells(const grid::Grid& grid, MPI_Comm world, const CellExecutor
       failure = e.what();
     }
   }
-  failure = broadcast_string(world, failure);
+  failure = dist::broadcast_string(world, failure);
   EP_CHECK(failure.empty(), "{}", failure);
 
   std::unique_ptr<Progress> progress;
@@ -240,8 +204,8 @@ LoopSummary run_cells(const grid::Grid& grid, MPI_Comm world, const CellExecutor
           }
           CellResult c = decode_cell(bytes);
           writer->write_cell(c);
-          (c.status == "done" ? summary.done : summary.failed)++;
-          prog->cell_done(c.name, c.status == "done", c.examples, c.timings.count("total") ? c.timings["total"] : 0);
+          (c.status == CellStatus::Done ? summary.done : summary.failed)++;
+          prog->cell_done(c.name, c.status == CellStatus::Done, c.examples, c.timings.count("total") ? c.timings["total"] : 0);
         });
   }
 
@@ -275,14 +239,13 @@ LoopSummary run_cells(const grid::Grid& grid, MPI_Comm world, const CellExecutor
       failure = e.what();
     }
   }
-  polite_barrier(world);
-  failure = broadcast_string(world, failure);
+  dist::barrier(world);
+  failure = dist::broadcast_string(world, failure);
   EP_CHECK(failure.empty(), "results could not be saved: {}", failure);
-  int counts[5] = {summary.cells, summary.skipped, summary.done, summary.failed, summary.interrupted};
-  MPI_Request req;
-  EP_MPICHECK(MPI_Ibcast(counts, 5, MPI_INT, 0, world, &req));
-  dist::wait_politely(req);
-  return {counts[0], counts[1], counts[2], counts[3], counts[4]};
+  const std::vector<int64_t> counts = dist::broadcast_ints(
+      world, {summary.cells, summary.skipped, summary.done, summary.failed, summary.interrupted});
+  return {static_cast<int>(counts[0]), static_cast<int>(counts[1]), static_cast<int>(counts[2]),
+          static_cast<int>(counts[3]), static_cast<int>(counts[4])};
 }
 
 }  // namespace ep::runner

@@ -33,13 +33,6 @@ struct LogitsArgs {
   int threads = 0;
 };
 
-torch::ScalarType parse_dtype(const std::string& s) {
-  if (s == "fp32") return torch::kFloat32;
-  if (s == "bf16") return torch::kBFloat16;
-  if (s == "fp16") return torch::kFloat16;
-  EP_FAIL("--dtype '{}': expected fp32, bf16 or fp16", s);
-}
-
 // An integer tensor of the input file, copied; undefined if absent and optional.
 torch::Tensor read_ids(const st::SafetensorsFile& f, const std::string& name, bool required) {
   if (!f.contains(name)) {
@@ -78,11 +71,10 @@ class Outputs {
 void run_logits(const LogitsArgs& a) {
   // Explicit: torch would otherwise pick its own count (physical cores).
   at::set_num_threads(a.threads > 0 ? a.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
-  EP_CHECK(a.device == "cpu" || a.device == "cuda", "--device '{}': expected cpu or cuda", a.device);
   LoadOptions opts;
-  opts.dtype = parse_dtype(a.dtype);
-  opts.device = a.device == "cuda" ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
-  const MatrixKind kind = matrix_kind_from_name(a.capture);
+  opts.dtype = scalar_type(parse_name<ComputeDtype>(a.dtype, "--dtype"));
+  opts.device = torch::Device(device_type(parse_name<DeviceKind>(a.device, "--device")));
+  const MatrixKind kind = parse_name<MatrixKind>(a.capture, "--capture matrix");
 
   auto in = st::SafetensorsFile::open(a.input);
   Batch batch{read_ids(*in, "input_ids", true), read_ids(*in, "attention_mask", false),

@@ -23,9 +23,9 @@
 #include <fmt/format.h>
 
 #include "core/util/error.h"
+#include "core/util/host.h"
 #include "runner/commands.h"
 #include "runner/grid.h"
-#include "runner/h5_util.h"
 #include "runner/provenance.h"
 #include "runner/results_file.h"
 #include "runner/schedule.h"
@@ -43,21 +43,6 @@ struct MergeArgs {
   std::string from;
   std::string grid;
 };
-
-// Provenance of run `k` of a results file (/runs/<k>), or its root's when absent.
-Provenance read_run(const fs::path& file, int64_t k, const runner::ResultsReader& reader) {
-  namespace h5 = runner::h5;
-  h5::Handle f = h5::open_file(file, false);
-  const std::string name = "runs/" + std::to_string(k);
-  if (!h5::exists(f, "runs") || !h5::exists(h5::open_group(f, "runs"), std::to_string(k))) return reader.provenance();
-  return h5::read_provenance(h5::open_group(f, name));
-}
-
-int64_t cell_run(const fs::path& file, const std::string& cell) {
-  namespace h5 = runner::h5;
-  h5::Handle f = h5::open_file(file, false);
-  return h5::read_int_attr(h5::open_group(f, "cells/" + cell), "run");
-}
 
 bool same_file(const fs::path& a, const fs::path& b) {
   std::error_code ec;
@@ -89,12 +74,6 @@ struct Pick {
   CellSummary cell;
   int grid_index = -1;  // its index in --grid, when given
 };
-
-std::string hostname() {
-  char buf[256] = {0};
-  gethostname(buf, sizeof(buf) - 1);
-  return buf;
-}
 
 int run_merge(const MergeArgs& a, const std::vector<std::string>& argv) {
   const fs::path out = fs::absolute(a.out);
@@ -136,7 +115,8 @@ int run_merge(const MergeArgs& a, const std::vector<std::string>& argv) {
         index = it->second.index;
       }
       auto have = picks.find(c.name);
-      if (have == picks.end() || (have->second.cell.status != "done" && c.status == "done"))
+      if (have == picks.end() ||
+          (have->second.cell.status != runner::CellStatus::Done && c.status == runner::CellStatus::Done))
         picks[c.name] = Pick{file, c, index};
     }
   }
@@ -146,18 +126,18 @@ int run_merge(const MergeArgs& a, const std::vector<std::string>& argv) {
   std::map<std::pair<fs::path, int64_t>, std::vector<Pick>> by_run;  // (file, run k) -> cells
   for (const auto& [name, p] : picks) {
     auto it = in_out.find(name);
-    if (it != in_out.end() && it->second.status == "done") {
+    if (it != in_out.end() && it->second.status == runner::CellStatus::Done) {
       if (it->second.fingerprint == p.cell.fingerprint) {
         ++already;
         continue;
       }
-      if (p.cell.status != "done") {  // a failure does not replace a result, even one from other settings
+      if (p.cell.status != runner::CellStatus::Done) {  // a failure does not replace a result, even one from other settings
         std::cerr << fmt::format("merge: {} failed in {}; keeping the result {} holds\n", name, p.file.string(),
                                  out.string());
         continue;
       }
     }
-    by_run[{p.file, cell_run(p.file, name)}].push_back(p);
+    by_run[{p.file, p.cell.run}].push_back(p);
   }
 
   int copied = 0;
@@ -165,7 +145,7 @@ int run_merge(const MergeArgs& a, const std::vector<std::string>& argv) {
   for (const auto& [key, cells] : by_run) {
     const auto& [file, run] = key;
     auto reader = runner::open_results_reader(file);
-    Provenance prov = read_run(file, run, *reader);
+    Provenance prov = reader->run_provenance(run);
     last_grid_text = prov.grid_text;
     last_grid_path = prov.grid_path;
     // One run of OUT per source run: the cells keep pointing at the run that computed them.
@@ -175,7 +155,7 @@ int run_merge(const MergeArgs& a, const std::vector<std::string>& argv) {
       if (p.grid_index >= 0) c.index = p.grid_index;
       writer->write_cell(c);
       ++copied;
-      std::cout << fmt::format("merge: {} ({}) from {}\n", c.name, c.status, file.string());
+      std::cout << fmt::format("merge: {} ({}) from {}\n", c.name, name_of(c.status), file.string());
     }
     writer->finish(prov.ended_at.empty() ? runner::utc_now() : prov.ended_at);
   }
@@ -207,11 +187,11 @@ int run_merge(const MergeArgs& a, const std::vector<std::string>& argv) {
       for (const auto& c : runner::open_results_reader(out)->cells()) now[c.name] = c;
     for (const auto& [name, cell] : grid_cells) {
       auto it = now.find(name);
-      if (it != now.end() && it->second.status == "done" && it->second.fingerprint == cell.fingerprint) continue;
+      if (it != now.end() && it->second.status == runner::CellStatus::Done && it->second.fingerprint == cell.fingerprint) continue;
       ++missing;
       std::cout << fmt::format("merge: cell {} ({}) is not done: {}\n", cell.index, name,
                                it == now.end() ? "no result yet"
-                               : it->second.status != "done" ? "failed: " + it->second.error
+                               : it->second.status != runner::CellStatus::Done ? "failed: " + it->second.error
                                                              : "computed with other settings");
     }
     std::cout << fmt::format("merge: {} of {} grid cells done in {}\n", grid_cells.size() - missing,

@@ -86,7 +86,7 @@ void set_blas_threads(int n) {
 }
 
 std::string devices_text(const grid::Grid& g, int world) {
-  return fmt::format("{} x {} rank{}", g.eigenprune.device, world, world == 1 ? "" : "s");
+  return fmt::format("{} x {} rank{}", name_of(g.eigenprune.device), world, world == 1 ? "" : "s");
 }
 
 int run_grid(const RunArgs& a, int argc, char** argv) {

@@ -6,6 +6,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include "core/util/exit_codes.h"
+
 namespace ep::cli {
 
 // Each add_* adds one subcommand whose callback does the work and may throw ep::Error.
@@ -22,12 +24,9 @@ void add_logits_command(CLI::App& app);
 void add_run_command(CLI::App& app, int argc, char** argv);
 #endif
 
-// `eprunner run` stopped by SIGUSR1/SIGTERM before the grid was finished: every
-// cell it finished is saved, rerun to continue. 75 is sysexits.h's EX_TEMPFAIL
-// ("try again later"); distinct from 1 (a cell failed), 2 (internal error) and
-// the queue server's MPI_Abort code (3). The Slurm batch scripts requeue the job
-// on it (slurm/sbatch.h kRunExitInterrupted must equal it).
-inline constexpr int kExitInterrupted = 75;
+// `eprunner run` stopped by a signal, rerun to continue (75): defined once in
+// core/util/exit_codes.h, which the Slurm scripts (slurm/) use too.
+using ep::kExitInterrupted;
 
 // A command's non-error exit status other than 0 (e.g. "some cells failed").
 struct ExitCode {

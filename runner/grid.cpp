@@ -9,6 +9,7 @@
 #include <set>
 
 #include "core/util/error.h"
+#include "experiments/task_registry.h"
 #include "runner/toml_table.h"
 
 namespace ep::grid {
@@ -55,8 +56,8 @@ double fraction(TomlTable& t, std::string_view key, double fallback, bool allow_
 
 InitShape read_init(TomlTable t, uint64_t grid_seed) {
   InitShape s;
-  s.arch = t.choice("arch", kArchs, "");
-  if (s.arch.empty()) t.fail("missing required key 'arch'");
+  if (!t.has("arch")) t.fail("missing required key 'arch'");
+  s.arch = t.required_choice<Arch>("arch");
   s.layers = positive(t, "layers", t.integer("layers"));
   s.hidden = positive(t, "hidden", t.integer("hidden"));
   s.heads = positive(t, "heads", t.integer("heads"));
@@ -64,13 +65,13 @@ InitShape read_init(TomlTable t, uint64_t grid_seed) {
   s.intermediate = positive(t, "intermediate", t.opt_integer("intermediate"));
   s.vocab = positive(t, "vocab", t.opt_integer("vocab"));
   if (auto kv = t.opt_integer("kv_heads")) {
-    if (s.arch != "llama") t.fail_at("kv_heads", "only llama models have grouped-query attention");
+    if (s.arch != Arch::Llama) t.fail_at("kv_heads", "only llama models have grouped-query attention");
     s.kv_heads = positive(t, "kv_heads", kv);
     if (s.kv_heads > s.heads || s.heads % s.kv_heads != 0)
       t.fail_at("kv_heads", fmt::format("heads ({}) must be a multiple of kv_heads ({})", s.heads, s.kv_heads));
   }
   if (auto f = t.opt_number("partial_rotary_factor")) {
-    if (s.arch != "phi") t.fail_at("partial_rotary_factor", "only phi models have rotary embeddings");
+    if (s.arch != Arch::Phi) t.fail_at("partial_rotary_factor", "only phi models have rotary embeddings");
     if (*f <= 0.0 || *f > 1.0) t.fail_at("partial_rotary_factor", fmt::format("must be in (0, 1], got {}", *f));
     s.partial_rotary_factor = *f;
   }
@@ -132,18 +133,25 @@ SplitSpec read_split(TomlTable t, bool has_own_test, uint64_t grid_seed) {
 TaskSpec read_task(TomlTable t, const fs::path& base, uint64_t grid_seed) {
   TaskSpec task;
   task.line = static_cast<int>(t.pos().line);
-  task.kind = t.choice("kind", kTaskKinds, "");
-  if (task.kind.empty()) t.fail("missing required key 'kind'");
+  if (!t.has("kind")) t.fail("missing required key 'kind'");
+  task.kind = t.string("kind");
+  const TaskKind* kind = lookup_task_kind(task.kind);
+  if (!kind) t.fail_at("kind", fmt::format("unknown value '{}'; expected one of: {}", task.kind, task_kind_names()));
   task.name = t.opt_string("name").value_or(task.kind);
   check_name(t, "name", task.name);
-  const bool needs_data = task_kind_needs_data(task.kind);
+  const bool needs_data = kind->needs_data_dir;
   auto data = t.opt_string("data_dir");
   if (needs_data && !data)
     t.fail(fmt::format("missing required key 'data_dir' (the {} folder with train.jsonl and val.jsonl)", task.kind));
   if (!needs_data && data) t.fail_at("data_dir", fmt::format("{} is generated; it reads no data folder", task.kind));
   if (data) task.data_dir = resolve(base, *data);
-  task.prompt_set = t.choice("prompt_set", kPromptSets, task.prompt_set);
-  task.metric = t.choice("metric", kMetrics, task.metric);
+  task.prompt_set = t.opt_string("prompt_set").value_or(task.prompt_set);
+  if (!lookup_prompt_set(*kind, task.prompt_set))
+    t.fail_at("prompt_set", fmt::format("unknown value '{}'; {} has: {}", task.prompt_set, task.kind,
+                                        prompt_set_names(*kind)));
+  task.metric = t.choice("metric", task.metric);
+  if (task.metric == Metric::ChoiceLoglik)
+    t.fail_at("metric", "choice-loglik is how prompt_set = \"lm-eval\" scores; metric is full-vocab or choices");
   task.bos = t.opt_boolean("bos");
   if (auto split = t.opt_table("split")) {
     task.split = read_split(*split, needs_data, grid_seed);
@@ -173,15 +181,15 @@ std::vector<double> read_p(TomlTable& t) {
 
 EigenpruneSpec read_eigenprune(TomlTable t) {
   EigenpruneSpec e;
-  e.matrices = t.choices("matrices", kMatrixNames, e.matrices);
+  e.matrices = t.choices("matrices", e.matrices);
   if (e.matrices.empty()) t.fail_at("matrices", "needs at least one matrix");
   for (size_t i = 1; i < e.matrices.size(); ++i)
     if (std::find(e.matrices.begin(), e.matrices.begin() + i, e.matrices[i]) != e.matrices.begin() + i)
-      t.fail_at_element("matrices", i, fmt::format("'{}' appears twice", e.matrices[i]));
-  e.granularity = t.choice("granularity", kGranularities, e.granularity);
-  e.position_reduction = t.choice("position_reduction", kPositionReductions, e.position_reduction);
+      t.fail_at_element("matrices", i, fmt::format("'{}' appears twice", name_of(e.matrices[i])));
+  e.granularity = t.choice("granularity", e.granularity);
+  e.position_reduction = t.choice("position_reduction", e.position_reduction);
   if (auto pairs = t.opt_integer("pairs")) e.pairs = positive(t, "pairs", pairs);
-  e.bias = t.choice("bias", kBiasModes, e.bias);
+  e.bias = t.choice("bias", e.bias);
   e.p = read_p(t);
   if (auto b = t.opt_integer("batch_size")) e.batch_size = positive(t, "batch_size", b);
   // ref: official-implementation-notes — the paper code's default batch of 1 pairs
@@ -194,9 +202,9 @@ EigenpruneSpec read_eigenprune(TomlTable t) {
                                    e.batch_size - 1));
   if (auto b = t.opt_integer("eval_batch_size")) e.eval_batch_size = positive(t, "eval_batch_size", b);
   if (e.eval_batch_size == 0) e.eval_batch_size = e.batch_size;
-  e.dtype = t.choice("dtype", kDtypes, e.dtype);
-  e.device = t.choice("device", kDevices, e.device);
-  e.svd = t.choice("svd", kSvdRoutes, e.svd);
+  e.dtype = t.choice("dtype", e.dtype);
+  e.device = t.choice("device", e.device);
+  e.svd = t.choice("svd", e.svd);
   t.finish();
   return e;
 }
@@ -222,7 +230,6 @@ void check_unique_names(const std::vector<Spec>& specs, const std::string& file,
 
 }  // namespace
 
-bool task_kind_needs_data(std::string_view kind) { return kind == "cb" || kind == "copa" || kind == "rte"; }
 
 Grid parse(std::string_view text, const fs::path& source) {
   const std::string file = source.empty() ? "<grid>" : source.string();
@@ -261,7 +268,7 @@ std::string describe(const ModelSpec& m) {
   if (m.init)
     s += fmt::format("init {} layers={} hidden={} heads={} intermediate={} max_positions={} vocab={} "
                      "rotary={} seed={}",
-                     m.init->arch, m.init->layers, m.init->hidden, m.init->heads, m.init->intermediate,
+                     name_of(m.init->arch), m.init->layers, m.init->hidden, m.init->heads, m.init->intermediate,
                      m.init->max_positions, m.init->vocab, m.init->partial_rotary_factor, m.init->seed);
   s += fmt::format("; tokenizer {}", m.tokenizer.string());
   if (m.finetune)
@@ -273,7 +280,7 @@ std::string describe(const ModelSpec& m) {
 std::string describe(const TaskSpec& t) {
   return fmt::format("task {}: kind={} data_dir={} prompt_set={} metric={} bos={} split test={} validation={} "
                      "seed={}",
-                     t.name, t.kind, t.data_dir ? t.data_dir->string() : "-", t.prompt_set, t.metric,
+                     t.name, t.kind, t.data_dir ? t.data_dir->string() : "-", t.prompt_set, name_of(t.metric),
                      t.bos.value_or(true),  // unset reads as before; GGUF models' own rule is the model's
                      t.split.test_fraction, t.split.validation_fraction, t.split.seed) +
          // Only when set, so that grids without them keep their cells' fingerprints.
@@ -287,8 +294,9 @@ std::string describe(const EigenpruneSpec& e) {
   // eval_batch_size is left out: evaluation batches do not change results.
   return fmt::format("eigenprune matrices={} granularity={} position_reduction={} pairs={} bias={} p={} "
                      "batch_size={} dtype={} device={} svd={}",
-                     fmt::join(e.matrices, ","), e.granularity, e.position_reduction, e.pairs, e.bias,
-                     fmt::join(e.p, ","), e.batch_size, e.dtype, e.device, e.svd);
+                     join_names(e.matrices), name_of(e.granularity), name_of(e.position_reduction), e.pairs,
+                     name_of(e.bias), fmt::join(e.p, ","), e.batch_size, name_of(e.dtype), name_of(e.device),
+                     name_of(e.svd));
 }
 
 }  // namespace ep::grid

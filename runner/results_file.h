@@ -18,7 +18,14 @@
 #include <string>
 #include <vector>
 
+#include "core/util/name_table.h"
+
 namespace ep::runner {
+
+// Whether a cell's result is there: "done" (computed), "error" (its message in `error`).
+enum class CellStatus { Done, Error };
+inline constexpr Named<CellStatus> kCellStatusNames[] = {{CellStatus::Done, "done"}, {CellStatus::Error, "error"}};
+constexpr const auto& names(CellStatus) { return kCellStatusNames; }
 
 // A dense row-major array: data.size() == product(shape). Empty = not recorded.
 template <class T>
@@ -33,6 +40,7 @@ struct Array {
 struct SplitResult {
   std::string metric;  // "full-vocab" or "choices" (the grid's task.metric)
   double accuracy = std::numeric_limits<double>::quiet_NaN();  // fraction in [0, 1]
+  double macro_f1 = std::numeric_limits<double>::quiet_NaN();  // classification tasks (CB): lm-evaluation-harness's macro F1; NaN otherwise
   double loss = std::numeric_limits<double>::quiet_NaN();      // mean last-token cross-entropy
   int64_t n = 0;
   std::vector<int64_t> predicted;  // [n] predicted token id (full-vocab) or choice index (choices)
@@ -67,8 +75,8 @@ struct CellResult {
   std::string model;
   std::string task;
   std::string fingerprint;  // runner/schedule.h cell_fingerprint
-  std::string status = "done";  // "done" or "error"
-  std::string error;            // the message when status == "error"
+  CellStatus status = CellStatus::Done;
+  std::string error;  // the message when status == Error
   std::string ran_on;           // e.g. "group 1: ranks 2-3, cpu"
 
   // The examples of each split, in the order of `predicted`/`correct`: the example's
@@ -122,13 +130,19 @@ std::unique_ptr<ResultsWriter> open_results_h5(const std::filesystem::path& file
 // A cell as listed by the reader, without its arrays.
 struct CellSummary {
   int index = 0;
-  std::string name, model, task, fingerprint, status, error;
+  std::string name, model, task, fingerprint;
+  CellStatus status = CellStatus::Done;
+  std::string error;
+  int64_t run = 0;  // the run (/runs/<k>) that computed it; 0 in files without runs
 };
 
 class ResultsReader {
  public:
   virtual ~ResultsReader() = default;
   virtual Provenance provenance() const = 0;
+  // The provenance of run k, the one that computed a cell (CellSummary::run): /runs/<k>,
+  // or the file's own (root) provenance where the file has no such run.
+  virtual Provenance run_provenance(int64_t k) const = 0;
   virtual std::vector<CellSummary> cells() const = 0;       // in index order
   virtual CellResult read_cell(const std::string& name) const = 0;  // everything stored
   // Only the identity, status, timings and each split's metrics (no per-example

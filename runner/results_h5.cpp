@@ -41,6 +41,7 @@ void write_split(hid_t parent, const std::string& name, const SplitResult& s) {
   h5::write_attr(g, "metric", s.metric);
   h5::write_attr(g, "accuracy", s.accuracy);
   h5::write_attr(g, "loss", s.loss);
+  h5::write_attr(g, "macro_f1", s.macro_f1);
   h5::write_attr(g, "n", s.n);
   h5::write_vector(g, "predicted", s.predicted);
   h5::write_vector(g, "correct", s.correct);
@@ -109,7 +110,7 @@ void write_cell_group(hid_t cells, const CellResult& c, int64_t run) {
   for (const auto& [stage, seconds] : c.timings) h5::write_attr(timings, stage, seconds);
   // Last, so a reader that sees `status` sees a whole cell (belt and braces: the
   // rename already guarantees it).
-  h5::write_attr(g, "status", c.status);
+  h5::write_attr(g, "status", std::string(name_of(c.status)));
 }
 
 void write_provenance(hid_t obj, const Provenance& p) {

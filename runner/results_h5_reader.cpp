@@ -44,6 +44,7 @@ SplitResult read_split(hid_t parent, const std::string& name, Depth depth) {
   s.metric = h5::read_string_attr(g, "metric");
   s.accuracy = h5::read_double_attr(g, "accuracy", s.accuracy);
   s.loss = h5::read_double_attr(g, "loss", s.loss);
+  s.macro_f1 = h5::read_double_attr(g, "macro_f1", s.macro_f1);  // absent in files before macro F1 was kept
   s.n = h5::read_int_attr(g, "n");
   if (depth == Depth::Metrics) return s;
   s.predicted = h5::read_vector<int64_t>(g, "predicted");
@@ -108,8 +109,12 @@ CellSummary read_summary(hid_t cell) {
   s.model = h5::read_string_attr(cell, "model");
   s.task = h5::read_string_attr(cell, "task");
   s.fingerprint = h5::read_string_attr(cell, "fingerprint");
-  s.status = h5::read_string_attr(cell, "status");
+  const std::string status = h5::read_string_attr(cell, "status");
+  const auto known = find_name<CellStatus>(status);
+  EP_CHECK(known, "cell '{}': status '{}' is neither done nor error", s.name, status);
+  s.status = *known;
   s.error = h5::read_string_attr(cell, "error");
+  s.run = h5::read_int_attr(cell, "run");
   return s;
 }
 
@@ -127,6 +132,12 @@ class H5ResultsReader : public ResultsReader {
   }
 
   Provenance provenance() const override { return h5::read_provenance(f_); }
+
+  Provenance run_provenance(int64_t k) const override {
+    const std::string run = std::to_string(k);
+    if (!h5::exists(f_, "runs") || !h5::exists(h5::open_group(f_, "runs"), run)) return provenance();
+    return h5::read_provenance(h5::open_group(f_, "runs/" + run));
+  }
 
   std::vector<CellSummary> cells() const override {
     std::vector<CellSummary> out;
@@ -195,7 +206,7 @@ class H5ResultsReader : public ResultsReader {
 std::map<std::string, std::string> ResultsReader::finished() const {
   std::map<std::string, std::string> out;
   for (const auto& c : cells())
-    if (c.status == "done") out[c.name] = c.fingerprint;
+    if (c.status == CellStatus::Done) out[c.name] = c.fingerprint;
   return out;
 }
 

@@ -172,13 +172,6 @@ std::vector<TomlTable> TomlTable::tables(std::string_view key) {
   return out;
 }
 
-std::string TomlTable::checked_choice(std::string_view key, const std::string& value,
-                                      const std::string_view* choices, size_t n) const {
-  for (size_t i = 0; i < n; ++i)
-    if (choices[i] == value) return value;
-  fail_at(key, fmt::format("unknown value '{}'; expected one of: {}", value, fmt::join(choices, choices + n, ", ")));
-}
-
 void TomlTable::fail_at(std::string_view key, const std::string& message) const {
   const toml::node* node = table_->get(key);
   SourcePos p = node ? pos_of(*node) : pos();

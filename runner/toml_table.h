@@ -18,6 +18,8 @@
 #include <fmt/ranges.h>
 #include <toml++/toml.h>
 
+#include "core/util/name_table.h"
+
 namespace ep::grid {
 
 // Where a node sits in the file; line 0 means unknown (tables made implicitly).
@@ -51,15 +53,19 @@ class TomlTable {
   // An array of tables ([[models]]); a missing key is an error naming this table.
   std::vector<TomlTable> tables(std::string_view key);
 
-  // A string that must be one of `choices`, or `fallback` when absent.
-  template <size_t N>
-  std::string choice(std::string_view key, const std::string_view (&choices)[N],
-                     std::string_view fallback) {
-    return checked_choice(key, opt_string(key).value_or(std::string(fallback)), choices, N);
+  // A setting spelled as one of its enum's names (core/util/name_table.h), or
+  // `fallback` when absent; required_choice: a missing key is an error.
+  template <class E>
+  E choice(std::string_view key, E fallback) {
+    auto value = opt_string(key);
+    return value ? named<E>(key, *value) : fallback;
   }
-  template <size_t N>
-  std::vector<std::string> choices(std::string_view key, const std::string_view (&choices)[N],
-                                   std::vector<std::string> fallback);
+  template <class E>
+  E required_choice(std::string_view key) {
+    return named<E>(key, string(key));
+  }
+  template <class E>
+  std::vector<E> choices(std::string_view key, std::vector<E> fallback);
 
   // Errors at a key's value (or at element `index` of an array value).
   [[noreturn]] void fail_at(std::string_view key, const std::string& message) const;
@@ -73,8 +79,11 @@ class TomlTable {
  private:
   const toml::node& require(std::string_view key);
   const toml::node* find(std::string_view key);
-  std::string checked_choice(std::string_view key, const std::string& value, const std::string_view* choices,
-                             size_t n) const;
+  template <class E>
+  E named(std::string_view key, const std::string& value) const {
+    if (auto e = find_name<E>(value)) return *e;
+    fail_at(key, fmt::format("unknown value '{}'; expected one of: {}", value, known_names<E>()));
+  }
   [[noreturn]] void fail_wrong_type(std::string_view key, const toml::node& node, std::string_view want) const;
 
   const toml::table* table_;
@@ -83,16 +92,18 @@ class TomlTable {
   std::set<std::string, std::less<>> read_;
 };
 
-template <size_t N>
-std::vector<std::string> TomlTable::choices(std::string_view key, const std::string_view (&choices)[N],
-                                            std::vector<std::string> fallback) {
+template <class E>
+std::vector<E> TomlTable::choices(std::string_view key, std::vector<E> fallback) {
   auto values = opt_strings(key);
   if (!values) return fallback;
-  for (size_t i = 0; i < values->size(); ++i)
-    if (std::find(std::begin(choices), std::end(choices), (*values)[i]) == std::end(choices))
-      fail_at_element(key, i, fmt::format("unknown value '{}'; expected one of: {}", (*values)[i],
-                                          fmt::join(std::begin(choices), std::end(choices), ", ")));
-  return *values;
+  std::vector<E> out;
+  for (size_t i = 0; i < values->size(); ++i) {
+    auto e = find_name<E>((*values)[i]);
+    if (!e)
+      fail_at_element(key, i, fmt::format("unknown value '{}'; expected one of: {}", (*values)[i], known_names<E>()));
+    out.push_back(*e);
+  }
+  return out;
 }
 
 // Parses TOML text; a syntax error becomes an ep::Error with file:line:column.

@@ -1,6 +1,9 @@
-// The batch scripts' text (see sbatch.h for the requeue protocol). The scripts are
-// plain bash with #SBATCH directives; everything a user may want to change by hand
-// (paths, thread counts, the grace period) is a variable near the top.
+// The batch scripts (see sbatch.h for the requeue protocol): the templates in
+// slurm/templates/ (run.sh.in, cells.sh.in, merge.sh.in and the pieces they share,
+// embedded at build time) with their @NAME@ placeholders filled in here
+// (slurm/text_template.h). The scripts are plain bash with #SBATCH directives;
+// everything a user may want to change by hand (paths, thread counts, the grace
+// period) is a variable near the top.
 #include "slurm/sbatch.h"
 
 #include <algorithm>
@@ -9,6 +12,9 @@
 #include <fmt/format.h>
 
 #include "core/util/error.h"
+#include "core/util/exit_codes.h"
+#include "slurm/embedded_templates.h"
+#include "slurm/text_template.h"
 
 namespace ep::slurm {
 namespace {
@@ -45,116 +51,70 @@ std::vector<std::string_view> split(std::string_view s, char sep) {
 
 std::string launcher_name(Launcher l) { return l == Launcher::Srun ? "srun" : "mpirun"; }
 
-// The #SBATCH lines every compute job shares.
-std::string resource_directives(const Layout& lay, const JobOptions& o) {
-  std::string s;
-  s += fmt::format("#SBATCH --nodes={}\n", lay.nodes);
-  s += fmt::format("#SBATCH --ntasks-per-node={}\n", lay.ranks_per_node);
-  if (lay.gpus_per_node > 0) s += fmt::format("#SBATCH --gpus-per-node={}\n", lay.gpus_per_node);
-  s += fmt::format("#SBATCH --cpus-per-task={}\n", lay.cpus_per_task);
-  if (!o.time.empty()) s += fmt::format("#SBATCH --time={}\n", o.time);
-  if (!o.partition.empty()) s += fmt::format("#SBATCH --partition={}\n", o.partition);
-  if (!o.account.empty()) s += fmt::format("#SBATCH --account={}\n", o.account);
-  return s;
+// "#SBATCH --NAME=VALUE\n" for a block placeholder; nothing for "" (the cluster's default).
+std::string optional_directive(std::string_view name, const std::string& value) {
+  return value.empty() ? "" : fmt::format("#SBATCH --{}={}\n", name, value);
 }
 
-// Requeue on USR1, keep one log across requeues.
-std::string requeue_directives(const JobOptions& o) {
-  return fmt::format(
-      "#SBATCH --open-mode=append\n"
-      "#SBATCH --requeue\n"
-      "#SBATCH --signal=B:USR1@{}\n",
-      o.signal_seconds);
+// --time, --partition, --account: every script has them, when given.
+void add_site_directives(TemplateValues& v, const JobOptions& o) {
+  v["TIME_DIRECTIVE"] = optional_directive("time", o.time);
+  v["PARTITION_DIRECTIVE"] = optional_directive("partition", o.partition);
+  v["ACCOUNT_DIRECTIVE"] = optional_directive("account", o.account);
 }
 
-std::string environment(const Layout& lay, const JobOptions& o) {
-  std::string s;
-  s += fmt::format("# Threads per rank = --cpus-per-task (torch, OpenMP and BLAS pools).\n"
-                   "export OMP_NUM_THREADS={0} MKL_NUM_THREADS={0} OPENBLAS_NUM_THREADS={0}\n",
-                   lay.cpus_per_task);
-  if (lay.cuda)
-    s += "# NCCL: a failed or stuck collective raises an error instead of hanging the job.\n"
-         "export NCCL_ASYNC_ERROR_HANDLING=1 TORCH_NCCL_ASYNC_ERROR_HANDLING=1\n"
-         "export NCCL_DEBUG=${NCCL_DEBUG:-WARN}\n";
-  if (o.launcher == Launcher::Mpirun)
-    s += "# Open MPI refuses to start as root unless told (containers, test clusters).\n"
-         "if [ \"$(id -u)\" -eq 0 ]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi\n";
-  return s;
+// The value after `assignment` ("GRACE=") in the templates' `GRACE=@GRACE_PADDED@ # ...`
+// lines, padded so that their comments line up in column 19.
+std::string padded_after(std::string_view assignment, long value) {
+  return fmt::format("{:<{}}", value, 17 - assignment.size());
 }
 
-// The launcher line that starts every rank of the job in the background.
-std::string launch_line(const Layout& lay, const JobOptions& o, const std::string& eprunner_args) {
+// The command (@LAUNCH@) that starts every rank of the job; the templates add
+// `"$EPRUNNER" run ... &`.
+std::string launch_command(const Layout& lay, const JobOptions& o) {
   if (o.launcher == Launcher::Srun)
     // srun 22.05+ does not pass the job's --cpus-per-task on to its tasks: repeat it.
     // --kill-on-bad-exit: a rank that dies must not leave the others waiting in a
     // collective until the time limit.
-    return fmt::format("srun --mpi=pmix --cpus-per-task={} --kill-on-bad-exit=1 \"$EPRUNNER\" {} &\n",
-                       lay.cpus_per_task, eprunner_args);
+    return fmt::format("srun --mpi=pmix --cpus-per-task={} --kill-on-bad-exit=1", lay.cpus_per_task);
   std::string env = " -x OMP_NUM_THREADS -x MKL_NUM_THREADS -x OPENBLAS_NUM_THREADS";
   if (lay.cuda) env += " -x NCCL_ASYNC_ERROR_HANDLING -x TORCH_NCCL_ASYNC_ERROR_HANDLING -x NCCL_DEBUG";
   // Open MPI reads the allocation from Slurm; each rank's threads stay within the
   // job's cores (--bind-to none: the default core binding would pin them to one).
-  return fmt::format("mpirun -np \"$SLURM_NTASKS\" --bind-to none{} \"$EPRUNNER\" {} &\n", env, eprunner_args);
+  return "mpirun -np \"$SLURM_NTASKS\" --bind-to none" + env;
 }
 
-// Runs the step, forwards USR1, decides: finished, requeue, or failed.
-std::string run_and_requeue(const Layout& lay, const JobOptions& o, const std::string& eprunner_args,
-                            const std::string& finished_text) {
-  std::string s;
-  s += fmt::format(
-      "say() {{ echo \"[$(date -u +%Y-%m-%dT%H:%M:%SZ)] $*\"; }}\n"
-      "requeue() {{\n"
-      "  if [ \"${{SLURM_RESTART_COUNT:-0}}\" -ge \"$MAX_REQUEUES\" ]; then\n"
-      "    say \"$1; requeued $MAX_REQUEUES times already: giving up (submit the script again to go on)\"\n"
-      "    exit {0}\n"
-      "  fi\n"
-      "  say \"$1: requeueing job $SLURM_JOB_ID; its next run skips the finished cells\"\n"
-      "  scontrol requeue \"$SLURM_JOB_ID\" || {{ say \"scontrol requeue failed: submit the script again to go on\"; exit {0}; }}\n"
-      "  exit 0\n"
-      "}}\n\n",
-      kRunExitInterrupted);
-  s += "say \"job $SLURM_JOB_ID (restart ${SLURM_RESTART_COUNT:-0}) on $SLURM_JOB_NODELIST: $SLURM_NTASKS rank(s), "
-       + launcher_name(o.launcher) + "\"\n";
-  s += launch_line(lay, o, eprunner_args);
-  s += fmt::format(
-      "step=$!\n"
-      "watchdog=\n"
-      "# USR1 (--signal, or `scancel --signal=USR1 --batch`): ask every rank to stop after\n"
-      "# its cell in progress; requeue anyway should it still run GRACE seconds later.\n"
-      "on_usr1() {{\n"
-      "  say \"USR1: the time limit is near; eprunner stops after the cells in progress\"\n"
-      "  kill -USR1 \"$step\" 2>/dev/null\n"
-      "  if [ -z \"$watchdog\" ]; then\n"
-      "    ( sleep \"$GRACE\"; requeue \"eprunner still runs ${{GRACE}}s after USR1 (its cells in progress are "
-      "abandoned)\" ) &\n"
-      "    watchdog=$!\n"
-      "  fi\n"
-      "}}\n"
-      "trap on_usr1 USR1\n"
-      "# `wait` returns early when the trapped USR1 arrives: wait until the step has\n"
-      "# ended, then once more for its exit status (bash keeps it).\n"
-      "while wait \"$step\"; kill -0 \"$step\" 2>/dev/null; do :; done\n"
-      "wait \"$step\"; rc=$?\n"
-      "[ -n \"$watchdog\" ] && kill \"$watchdog\" 2>/dev/null\n"
-      "case $rc in\n"
-      "  0) say \"{1}\" ;;\n"
-      "  {0}) requeue \"eprunner stopped before the end\" ;;\n"
-      "  *) say \"eprunner exited with status $rc (1: a cell failed, its error is in the results file); not requeued\"\n"
-      "     exit \"$rc\" ;;\n"
-      "esac\n",
-      kRunExitInterrupted, finished_text);
-  return s;
-}
-
-std::string common_variables(const JobOptions& o) {
-  return fmt::format(
-      "EPRUNNER={}\n"
-      "GRID={}\n"
-      "RESULTS={}\n"
-      "{:<17} # seconds to wait for eprunner after USR1 before requeueing anyway\n"
-      "{:<17} # then give up (e.g. a cell longer than the time limit)\n",
-      quote(o.eprunner.string()), quote(o.grid.string()), quote(o.results.string()),
-      fmt::format("GRACE={}", grace_seconds(o.signal_seconds)), fmt::format("MAX_REQUEUES={}", o.max_requeues));
+// What run.sh.in and cells.sh.in both take: resources, the variables at the top, the
+// environment, the launcher and the requeue code (finished_message: what the step
+// says when eprunner exits 0).
+TemplateValues compute_job_values(const grid::Grid& g, const Layout& lay, const JobOptions& o,
+                                  std::string_view finished_message) {
+  TemplateValues v;
+  v["GRID_SUMMARY"] = fmt::format("{}: {} cells ({} model{} x {} task{})", o.grid.string(),
+                                  g.models.size() * g.tasks.size(), g.models.size(), g.models.size() == 1 ? "" : "s",
+                                  g.tasks.size(), g.tasks.size() == 1 ? "" : "s");
+  v["RESULTS_PATH"] = o.results.string();
+  v["SIGNAL_SECONDS"] = std::to_string(o.signal_seconds);
+  v["NODES"] = std::to_string(lay.nodes);
+  v["NTASKS_PER_NODE"] = std::to_string(lay.ranks_per_node);
+  v["GPUS_PER_NODE_DIRECTIVE"] =
+      optional_directive("gpus-per-node", lay.gpus_per_node > 0 ? std::to_string(lay.gpus_per_node) : "");
+  v["CPUS_PER_TASK"] = std::to_string(lay.cpus_per_task);
+  add_site_directives(v, o);
+  v["LOG_DIR"] = o.log_dir.string();
+  v["EPRUNNER_QUOTED"] = quote(o.eprunner.string());
+  v["GRID_QUOTED"] = quote(o.grid.string());
+  v["GRACE_PADDED"] = padded_after("GRACE=", grace_seconds(o.signal_seconds));
+  v["MAX_REQUEUES_PADDED"] = padded_after("MAX_REQUEUES=", o.max_requeues);
+  v["NCCL_ENVIRONMENT"] = lay.cuda ? render(templates::nccl_environment, {}) : "";
+  v["MPIRUN_ENVIRONMENT"] = o.launcher == Launcher::Mpirun ? render(templates::mpirun_environment, {}) : "";
+  const std::string exit_interrupted = std::to_string(kExitInterrupted);
+  v["REQUEUE_FUNCTIONS"] = render(templates::requeue_functions, {{"EXIT_INTERRUPTED", exit_interrupted}});
+  v["LAUNCHER"] = launcher_name(o.launcher);
+  v["LAUNCH"] = launch_command(lay, o);
+  v["WAIT_AND_REQUEUE"] = render(templates::wait_and_requeue, {{"EXIT_INTERRUPTED", exit_interrupted},
+                                                               {"FINISHED_MESSAGE", std::string(finished_message)}});
+  return v;
 }
 
 std::string ranks_text(const grid::Grid& g, const Layout& lay, bool one_group) {
@@ -172,11 +132,6 @@ std::string ranks_text(const grid::Grid& g, const Layout& lay, bool one_group) {
                    g.layout.ranks_per_cell);
   if (lay.ranks() % k) s += fmt::format(", {} rank(s) idle", lay.ranks() % k);
   return s;
-}
-
-std::string grid_text(const grid::Grid& g, const JobOptions& o) {
-  return fmt::format("{}: {} cells ({} model{} x {} task{})", o.grid.string(), g.models.size() * g.tasks.size(),
-                     g.models.size(), g.models.size() == 1 ? "" : "s", g.tasks.size(), g.tasks.size() == 1 ? "" : "s");
 }
 
 void check_log_dir(const JobOptions& o) {
@@ -241,7 +196,7 @@ Layout plan_layout(const grid::Grid& g, const JobOptions& o) {
              "needs at least one GPU", lay.gpus_per_node);
   } else {
     EP_CHECK(o.gpus_per_node <= 0, "--gpus-per-node {}: the grid runs on the CPU ([eigenprune] device = \"{}\"); set "
-             "device = \"cuda\" in the grid to use GPUs", o.gpus_per_node, g.eigenprune.device);
+             "device = \"cuda\" in the grid to use GPUs", o.gpus_per_node, name_of(g.eigenprune.device));
     lay.gpus_per_node = 0;
   }
   lay.ranks_per_node = o.ntasks_per_node > 0 ? o.ntasks_per_node : (lay.cuda ? lay.gpus_per_node : 1);
@@ -268,24 +223,12 @@ fs::path cell_file(const JobOptions& opts, int cell) { return opts.cell_dir / fm
 std::string grid_job_script(const grid::Grid& g, const JobOptions& o) {
   const Layout lay = plan_layout(g, o);
   check_log_dir(o);
-  const std::string name = o.job_name.empty() ? default_job_name(g) : o.job_name;
-  std::string s = "#!/bin/bash\n";
-  s += "# eprunner grid job, written by `eprunner slurm` (docs/slurm.md).\n";
-  s += fmt::format("#   grid     {}\n", grid_text(g, o));
-  s += fmt::format("#   results  {}\n", o.results.string());
-  s += fmt::format("#   ranks    {}\n", ranks_text(g, lay, false));
-  s += fmt::format("# {} s before the time limit Slurm sends USR1 to this script, which passes it on to\n"
-                   "# eprunner: the cells in progress finish, no new one starts, eprunner exits {}\n"
-                   "# and the script requeues the job; the next run skips every finished cell.\n",
-                   o.signal_seconds, kRunExitInterrupted);
-  s += fmt::format("#SBATCH --job-name={}\n", name);
-  s += resource_directives(lay, o);
-  s += fmt::format("#SBATCH --output={}/%x-%j.out\n", o.log_dir.string());
-  s += requeue_directives(o);
-  s += "\n" + common_variables(o) + "\n" + environment(lay, o) + "\n";
-  s += run_and_requeue(lay, o, "run \"$GRID\" --out \"$RESULTS\" --threads \"$OMP_NUM_THREADS\"",
-                       "the grid is finished: $RESULTS");
-  return s;
+  TemplateValues v = compute_job_values(g, lay, o, "the grid is finished: $RESULTS");
+  v["RANKS_SUMMARY"] = ranks_text(g, lay, false);
+  v["EXIT_INTERRUPTED"] = std::to_string(kExitInterrupted);
+  v["JOB_NAME"] = o.job_name.empty() ? default_job_name(g) : o.job_name;
+  v["RESULTS_QUOTED"] = quote(o.results.string());
+  return render(templates::run, v);
 }
 
 std::string array_job_script(const grid::Grid& g, const JobOptions& o, const std::vector<int>& cells) {
@@ -294,52 +237,29 @@ std::string array_job_script(const grid::Grid& g, const JobOptions& o, const std
   EP_CHECK(!o.cell_dir.empty(), "no folder for the cell files");
   const int n_cells = static_cast<int>(g.models.size() * g.tasks.size());
   for (int c : cells) EP_CHECK(c >= 0 && c < n_cells, "cell {}: the grid has cells 0..{}", c, n_cells - 1);
-  const std::string name = (o.job_name.empty() ? default_job_name(g) : o.job_name) + "-cells";
-  std::string s = "#!/bin/bash\n";
-  s += "# eprunner array job, written by `eprunner slurm --array` (docs/slurm.md): one task\n"
-       "# per cell, each writing its own results file; merge.sbatch, submitted with\n"
-       "# --dependency=afterany on this array, merges them into the grid's results file.\n";
-  s += fmt::format("#   grid     {}; {} to run here\n", grid_text(g, o), cells.size());
-  s += fmt::format("#   cells    {}/cell_<index>.h5, merged into {}\n", o.cell_dir.string(), o.results.string());
-  s += fmt::format("#   ranks    {} per task\n", ranks_text(g, lay, true));
-  s += fmt::format("# {} s before a task's time limit Slurm sends USR1; a task whose cell has not\n"
-                   "# finished {} s later is requeued (the cell starts again).\n",
-                   o.signal_seconds, grace_seconds(o.signal_seconds));
-  s += fmt::format("#SBATCH --job-name={}\n", name);
-  s += fmt::format("#SBATCH --array={}\n", array_spec(cells, o.max_parallel));
-  s += resource_directives(lay, o);
-  s += fmt::format("#SBATCH --output={}/%x-%A_%a.out\n", o.log_dir.string());
-  s += requeue_directives(o);
-  s += "\n" + common_variables(o);
-  s += fmt::format("CELLS={}\n", quote(o.cell_dir.string()));
-  s += "CELL=$SLURM_ARRAY_TASK_ID\n\n" + environment(lay, o) + "\n";
-  s += run_and_requeue(lay, o,
-                       "run \"$GRID\" --cell \"$CELL\" --out \"$CELLS/cell_$CELL.h5\" --threads \"$OMP_NUM_THREADS\"",
-                       "cell $CELL is finished: $CELLS/cell_$CELL.h5");
-  return s;
+  TemplateValues v = compute_job_values(g, lay, o, "cell $CELL is finished: $CELLS/cell_$CELL.h5");
+  v["RANKS_SUMMARY"] = ranks_text(g, lay, true);
+  v["CELL_COUNT"] = std::to_string(cells.size());
+  v["CELL_DIR"] = o.cell_dir.string();
+  v["GRACE"] = std::to_string(grace_seconds(o.signal_seconds));
+  v["JOB_NAME"] = (o.job_name.empty() ? default_job_name(g) : o.job_name) + "-cells";
+  v["ARRAY"] = array_spec(cells, o.max_parallel);
+  v["CELLS_QUOTED"] = quote(o.cell_dir.string());
+  return render(templates::cells, v);
 }
 
 std::string merge_job_script(const grid::Grid& g, const JobOptions& o) {
   check_log_dir(o);
   EP_CHECK(!o.cell_dir.empty(), "no folder for the cell files");
-  const std::string name = (o.job_name.empty() ? default_job_name(g) : o.job_name) + "-merge";
-  std::string s = "#!/bin/bash\n";
-  s += "# Merges the array's cell files into the grid's results file, written by\n"
-       "# `eprunner slurm --array` (docs/slurm.md). Submitted with\n"
-       "# --dependency=afterany:<array job>: it runs once every array task has ended, in\n"
-       "# whatever state, so the cells that did finish are merged even if one task failed\n"
-       "# (afterok would leave this job pending forever). It exits 1 and names the cells\n"
-       "# still missing; `eprunner slurm --array` again then runs only those.\n";
-  s += fmt::format("#SBATCH --job-name={}\n", name);
-  s += "#SBATCH --nodes=1\n#SBATCH --ntasks=1\n#SBATCH --cpus-per-task=1\n";
-  if (!o.time.empty()) s += fmt::format("#SBATCH --time={}\n", o.time);
-  if (!o.partition.empty()) s += fmt::format("#SBATCH --partition={}\n", o.partition);
-  if (!o.account.empty()) s += fmt::format("#SBATCH --account={}\n", o.account);
-  s += fmt::format("#SBATCH --output={}/%x-%j.out\n", o.log_dir.string());
-  s += "\n" + fmt::format("EPRUNNER={}\nGRID={}\nRESULTS={}\nCELLS={}\n\n", quote(o.eprunner.string()),
-                          quote(o.grid.string()), quote(o.results.string()), quote(o.cell_dir.string()));
-  s += "\"$EPRUNNER\" merge \"$RESULTS\" --grid \"$GRID\" --from \"$CELLS\"\n";
-  return s;
+  TemplateValues v;
+  v["JOB_NAME"] = (o.job_name.empty() ? default_job_name(g) : o.job_name) + "-merge";
+  add_site_directives(v, o);
+  v["LOG_DIR"] = o.log_dir.string();
+  v["EPRUNNER_QUOTED"] = quote(o.eprunner.string());
+  v["GRID_QUOTED"] = quote(o.grid.string());
+  v["RESULTS_QUOTED"] = quote(o.results.string());
+  v["CELLS_QUOTED"] = quote(o.cell_dir.string());
+  return render(templates::merge, v);
 }
 
 }  // namespace ep::slurm

@@ -14,12 +14,16 @@
 // Requeue protocol, the same in both: `#SBATCH --signal=B:USR1@S` makes Slurm send
 // USR1 to the batch shell S seconds before the time limit. The shell forwards it to
 // the launcher (srun and mpirun pass USR1 on to every rank); eprunner finishes the
-// cells in progress, starts no new one and exits kRunExitInterrupted; the shell
-// then runs `scontrol requeue $SLURM_JOB_ID`. The requeued job runs the same
-// command, which skips every cell the results file holds (runner/cell_loop.h):
-// nothing is lost and nothing is computed twice. Should eprunner still run
-// `grace` seconds after the signal (a long cell), the shell requeues anyway: the
-// cells in progress are abandoned and computed again by the next run.
+// cells in progress, starts no new one and exits ep::kExitInterrupted (75,
+// core/util/exit_codes.h); the shell then runs `scontrol requeue $SLURM_JOB_ID`.
+// The requeued job runs the same command, which skips every cell the results file
+// holds (runner/cell_loop.h): nothing is lost and nothing is computed twice. Should
+// eprunner still run `grace` seconds after the signal (a long cell), the shell
+// requeues anyway: the cells in progress are abandoned and computed again by the
+// next run.
+//
+// The scripts' text is in slurm/templates/*.sh.in (embedded at build time); sbatch.cpp
+// fills in their @NAME@ placeholders.
 #pragma once
 
 #include <filesystem>
@@ -30,11 +34,6 @@
 #include "runner/grid.h"
 
 namespace ep::slurm {
-
-// eprunner run's "stopped by a signal, rerun to continue" exit status; equals
-// ep::cli::kExitInterrupted (runner/commands.h; tests/runner/slurm_script_test.cpp
-// checks).
-inline constexpr int kRunExitInterrupted = 75;
 
 enum class Launcher { Srun, Mpirun };
 

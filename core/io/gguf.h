@@ -25,6 +25,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/io/mapped_file.h"
+
 namespace ep::gguf {
 
 // ---- metadata -------------------------------------------------------------------
@@ -148,7 +150,6 @@ struct TensorInfo {
 class GgufFile {
  public:
   static std::unique_ptr<GgufFile> open(const std::filesystem::path& path);
-  ~GgufFile();
   GgufFile(const GgufFile&) = delete;
   GgufFile& operator=(const GgufFile&) = delete;
 
@@ -176,11 +177,10 @@ class GgufFile {
   const TensorInfo& tensor(std::string_view name) const;  // throws naming file and tensor
 
  private:
-  GgufFile() = default;
+  GgufFile(std::filesystem::path path, io::MappedFile map) : path_(std::move(path)), map_(std::move(map)) {}
   const Value& typed(std::string_view key, bool ok_type(const Value&), const char* expected) const;
   std::filesystem::path path_;
-  void* map_ = nullptr;
-  size_t map_size_ = 0;
+  io::MappedFile map_;  // TensorInfo data points into it; unmapped when the file goes
   uint32_t version_ = 0;
   uint64_t alignment_ = 32;
   uint64_t data_offset_ = 0;

@@ -355,18 +355,11 @@ struct GgufParser {
 // ---- GgufFile -------------------------------------------------------------------
 
 std::unique_ptr<GgufFile> GgufFile::open(const std::filesystem::path& path) {
-  // The mapping stays owned by `mapped` until validation succeeds, so a bad file is
-  // unmapped on the way out of the exception.
-  io::MappedFile mapped(path);
-  std::unique_ptr<GgufFile> file(new GgufFile());
-  file->path_ = path;
-  GgufParser{*file, mapped.data(), mapped.size()}.parse();
-  file->map_size_ = mapped.size();
-  file->map_ = mapped.release();
+  // A bad file throws out of parse(): `file` goes, and its mapping with it.
+  std::unique_ptr<GgufFile> file(new GgufFile(path, io::MappedFile(path)));
+  GgufParser{*file, file->map_.data(), file->map_.size()}.parse();
   return file;
 }
-
-GgufFile::~GgufFile() { io::unmap_region(map_, map_size_); }
 
 bool GgufFile::has(std::string_view key) const { return metadata_.find(key) != metadata_.end(); }
 

@@ -9,9 +9,14 @@
 #include <optional>
 #include <string>
 
+#include "core/util/name_table.h"
+
 namespace ep {
 
+// The computation a model runs (model_type names several files of one arch).
 enum class Arch { GPT2, Phi, Llama };
+inline constexpr Named<Arch> kArchNames[] = {{Arch::GPT2, "gpt2"}, {Arch::Phi, "phi"}, {Arch::Llama, "llama"}};
+constexpr const auto& names(Arch) { return kArchNames; }
 
 struct ModelConfig {
   Arch arch = Arch::GPT2;

@@ -24,6 +24,10 @@ struct FdGuard {
   }
 };
 
+void unmap_region(void* addr, size_t size) noexcept {
+  if (addr != nullptr && size > 0) ::munmap(addr, size);
+}
+
 }  // namespace
 
 MappedFile::MappedFile(const std::filesystem::path& path) {
@@ -56,10 +60,5 @@ MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {
   return *this;
 }
 
-void* MappedFile::release() { return std::exchange(addr_, nullptr); }
-
-void unmap_region(void* addr, size_t size) noexcept {
-  if (addr != nullptr && size > 0) ::munmap(addr, size);
-}
 
 }  // namespace ep::io

@@ -1,6 +1,7 @@
 // A whole file mapped read-only into memory (POSIX mmap), unmapped when the owner
-// goes away. Private to core/io: the safetensors reader maps a checkpoint once and
-// hands out views into it, so tensor data is never copied.
+// goes away. Used by core/io's readers: SafetensorsFile and GgufFile hold one as a member and
+// hands out views into it, so tensor data is never copied. Moving a MappedFile moves
+// ownership only; the mapping's address, and so every view into it, stays put.
 #pragma once
 
 #include <cstddef>
@@ -23,17 +24,9 @@ class MappedFile {
   const std::byte* data() const { return static_cast<const std::byte*>(addr_); }
   size_t size() const { return size_; }
 
-  // Gives up ownership of the mapping: the caller must later call unmap_region(addr, size())
-  // (size() still answers). Lets a class with its own raw mapping members take over once
-  // validation has succeeded, while a failed validation still unmaps here.
-  void* release();
-
  private:
   void* addr_ = nullptr;
   size_t size_ = 0;
 };
-
-// munmap for a region obtained through MappedFile::release(); a null addr is a no-op.
-void unmap_region(void* addr, size_t size) noexcept;
 
 }  // namespace ep::io

@@ -19,7 +19,10 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
+
+#include "core/io/mapped_file.h"
 
 namespace ep::st {
 
@@ -43,7 +46,6 @@ struct TensorView {
 class SafetensorsFile {
  public:
   static std::shared_ptr<SafetensorsFile> open(const std::filesystem::path& path);
-  ~SafetensorsFile();
   SafetensorsFile(const SafetensorsFile&) = delete;
   SafetensorsFile& operator=(const SafetensorsFile&) = delete;
 
@@ -54,10 +56,10 @@ class SafetensorsFile {
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
 
  private:
-  SafetensorsFile() = default;
+  SafetensorsFile(std::filesystem::path path, io::MappedFile map)
+      : path_(std::move(path)), map_(std::move(map)) {}
   std::filesystem::path path_;
-  void* map_ = nullptr;
-  size_t map_size_ = 0;
+  io::MappedFile map_;  // TensorView::data points into it; unmapped when the file goes
   std::map<std::string, TensorView, std::less<>> tensors_;
   std::map<std::string, std::string> metadata_;
   friend struct SafetensorsParser;

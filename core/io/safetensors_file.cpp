@@ -253,18 +253,12 @@ struct SafetensorsParser {
 };
 
 std::shared_ptr<SafetensorsFile> SafetensorsFile::open(const std::filesystem::path& path) {
-  // The mapping stays owned by `mapped` until validation succeeds, so a bad file
-  // is unmapped on the way out of the exception.
-  io::MappedFile mapped(path);
-  std::shared_ptr<SafetensorsFile> file(new SafetensorsFile());
-  file->path_ = path;
-  SafetensorsParser{*file, mapped.data(), mapped.size()}.parse();
-  file->map_size_ = mapped.size();
-  file->map_ = mapped.release();
+  // The file owns the mapping from the start (moving a MappedFile moves the owner,
+  // not the mapping), so a bad file is unmapped when `file` is dropped by the throw.
+  std::shared_ptr<SafetensorsFile> file(new SafetensorsFile(path, io::MappedFile(path)));
+  SafetensorsParser{*file, file->map_.data(), file->map_.size()}.parse();
   return file;
 }
-
-SafetensorsFile::~SafetensorsFile() { io::unmap_region(map_, map_size_); }
 
 bool SafetensorsFile::contains(std::string_view name) const {
   return tensors_.find(name) != tensors_.end();

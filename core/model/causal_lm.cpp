@@ -11,19 +11,18 @@
 
 namespace ep {
 
-namespace {
-constexpr std::string_view kKindNames[] = {"q", "k", "v", "o", "mlp_in", "mlp_out"};
+torch::ScalarType scalar_type(ComputeDtype dtype) {
+  switch (dtype) {
+    case ComputeDtype::F32: return torch::kFloat32;
+    case ComputeDtype::BF16: return torch::kBFloat16;
+    case ComputeDtype::F16: return torch::kFloat16;
+  }
+  EP_FAIL("internal: unknown compute dtype {}", static_cast<int>(dtype));
 }
 
-std::string_view matrix_kind_name(MatrixKind kind) { return kKindNames[static_cast<int>(kind)]; }
+torch::DeviceType device_type(DeviceKind kind) { return kind == DeviceKind::Cuda ? torch::kCUDA : torch::kCPU; }
 
-MatrixKind matrix_kind_from_name(std::string_view name) {
-  for (int i = 0; i < model::kMatrixKinds; ++i)
-    if (kKindNames[i] == name) return static_cast<MatrixKind>(i);
-  EP_FAIL("unknown matrix '{}'; expected one of q, k, v, o, mlp_in, mlp_out", name);
-}
-
-std::string MatrixRef::name() const { return fmt::format("{}.{}", matrix_kind_name(kind), layer); }
+std::string MatrixRef::name() const { return fmt::format("{}.{}", name_of(kind), layer); }
 
 namespace {
 

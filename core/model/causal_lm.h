@@ -18,12 +18,12 @@
 #include <torch/types.h>
 
 #include "core/io/hf_config.h"
+#include "core/model/load_settings.h"
+#include "core/model/matrix_kind.h"
 
 namespace ep {
 
-enum class MatrixKind { Q, K, V, O, MlpIn, MlpOut };
-std::string_view matrix_kind_name(MatrixKind kind);       // "q", "k", "v", "o", "mlp_in", "mlp_out"
-MatrixKind matrix_kind_from_name(std::string_view name);  // throws ep::Error naming the valid names
+// MatrixKind and its names: core/model/matrix_kind.h.
 
 // How a matrix's rows or columns group into attention heads, for per-head SVD.
 //   Rows:    q, k, v — head h owns rows [h*Dh, (h+1)*Dh) of A [out, in].
@@ -116,6 +116,10 @@ struct LoadOptions {
   torch::ScalarType dtype = torch::kFloat32;  // fp32, bf16 or fp16; fp64 for finite-difference tests
   torch::Device device = torch::kCPU;
 };
+
+// The torch types of the grid's names (load_settings.h).
+torch::ScalarType scalar_type(ComputeDtype dtype);
+torch::DeviceType device_type(DeviceKind kind);
 
 // Loads an HF checkpoint folder (config.json + *.safetensors), or a llama GGUF file
 // (`path` ending in .gguf: config from its metadata, every tensor dequantized to

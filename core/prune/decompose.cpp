@@ -11,32 +11,6 @@
 
 namespace ep {
 
-std::string_view granularity_name(Granularity g) {
-  return g == Granularity::Head ? "head" : "matrix";
-}
-
-Granularity granularity_from_name(std::string_view name) {
-  if (name == "head") return Granularity::Head;
-  if (name == "matrix") return Granularity::Matrix;
-  EP_FAIL("unknown granularity '{}'; expected 'head' or 'matrix'", name);
-}
-
-std::string_view svd_route_name(SvdRoute r) {
-  switch (r) {
-    case SvdRoute::Auto: return "auto";
-    case SvdRoute::Lapack: return "lapack";
-    case SvdRoute::Gram: return "gram";
-  }
-  return "?";
-}
-
-SvdRoute svd_route_from_name(std::string_view name) {
-  if (name == "auto") return SvdRoute::Auto;
-  if (name == "lapack") return SvdRoute::Lapack;
-  if (name == "gram") return SvdRoute::Gram;
-  EP_FAIL("unknown SVD route '{}'; expected 'auto', 'lapack' or 'gram'", name);
-}
-
 BlockLayout block_layout(const MatrixRef& m, Granularity g) {
   BlockLayout l;
   l.rows = m.out_features;

@@ -18,15 +18,14 @@
 #include <vector>
 
 #include "core/model/causal_lm.h"
+#include "core/prune/settings.h"
 
 namespace ep {
 
 // `Head`: each head's block of rows (q, k, v) or columns (o), as the paper's code
 // (batched per-head SVD). `Matrix`: the whole matrix, as the paper's text.
 // Matrices without heads (mlp_in, mlp_out) are one block either way.
-enum class Granularity { Head, Matrix };
-std::string_view granularity_name(Granularity g);  // "head", "matrix"
-Granularity granularity_from_name(std::string_view name);
+// (enum class Granularity, core/prune/settings.h)
 
 // How the SVD is computed (all in float64; see docs/eigenpruning.md and the
 // timings in bench/README.md):
@@ -35,9 +34,7 @@ Granularity granularity_from_name(std::string_view name);
 //           from A v_i with s_i = ||A v_i||.
 //   Auto:   Gram, checked (orthonormal eigenvectors, finite s); Lapack for blocks
 //           that fail the check.
-enum class SvdRoute { Auto, Lapack, Gram };
-std::string_view svd_route_name(SvdRoute r);  // "auto", "lapack", "gram"
-SvdRoute svd_route_from_name(std::string_view name);
+// (enum class SvdRoute, core/prune/settings.h)
 
 struct DecomposeOptions {
   Granularity granularity = Granularity::Head;

@@ -8,22 +8,6 @@
 
 namespace ep {
 
-std::string_view bias_mode_name(BiasMode m) {
-  switch (m) {
-    case BiasMode::PerPosition: return "position";
-    case BiasMode::Mean: return "mean";
-    case BiasMode::PaperSum: return "paper_sum";
-  }
-  return "?";
-}
-
-BiasMode bias_mode_from_name(std::string_view name) {
-  if (name == "position") return BiasMode::PerPosition;
-  if (name == "mean") return BiasMode::Mean;
-  if (name == "paper_sum") return BiasMode::PaperSum;
-  EP_FAIL("unknown bias mode '{}'; expected 'position', 'mean' or 'paper_sum'", name);
-}
-
 torch::Tensor frozen_sum(const Decomposition& d, const torch::Tensor& frozen) {
   EP_CHECK(frozen.sizes() == d.s.sizes(), "frozen mask has shape {}, expected {}", shape_text(frozen),
            shape_text(d.s));

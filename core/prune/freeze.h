@@ -25,9 +25,7 @@ namespace ep {
 // PerPosition: b'[t] = b + D x̄[t] (the paper's text; default).
 // Mean:        b' = b + D x̄ with x̄ the mean over all positions (no token dimension).
 // PaperSum:    b' = b + Σ_t D x̄[t], the same at every position (the paper's code).
-enum class BiasMode { PerPosition, Mean, PaperSum };
-std::string_view bias_mode_name(BiasMode m);  // "position", "mean", "paper_sum"
-BiasMode bias_mode_from_name(std::string_view name);
+// (enum class BiasMode, core/prune/settings.h)
 
 struct FreezeOptions {
   BiasMode bias = BiasMode::PerPosition;

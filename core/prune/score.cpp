@@ -13,16 +13,6 @@
 
 namespace ep {
 
-std::string_view position_reduce_name(PositionReduce r) {
-  return r == PositionReduce::Sum ? "sum" : "max";
-}
-
-PositionReduce position_reduce_from_name(std::string_view name) {
-  if (name == "sum") return PositionReduce::Sum;
-  if (name == "max") return PositionReduce::Max;
-  EP_FAIL("unknown position reduce '{}'; expected 'sum' or 'max'", name);
-}
-
 // ---- ScoreState -----------------------------------------------------------------
 
 namespace {

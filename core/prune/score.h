@@ -29,9 +29,7 @@
 
 namespace ep {
 
-enum class PositionReduce { Sum, Max };
-std::string_view position_reduce_name(PositionReduce r);  // "sum", "max"
-PositionReduce position_reduce_from_name(std::string_view name);
+// Sum or Max over positions: enum class PositionReduce, core/prune/settings.h.
 
 struct ScoreOptions {
   PositionReduce reduce = PositionReduce::Sum;

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Checks the PNGs analysis/plots.py wrote.
+"""Checks the PNGs `python -m analysis.plots` wrote.
 
 Usage: check_pngs.py PLOTS_STDOUT.txt RESULTS.h5
 
-PLOTS_STDOUT.txt holds the paths plots.py printed, one a line. Each must be a valid,
+PLOTS_STDOUT.txt holds the paths analysis.plots printed, one a line. Each must be a valid,
 non-empty image: the PNG signature, an IHDR chunk first with width and height > 0,
 and, decoded with matplotlib.image.imread, not a single flat colour (variance > 0).
 The set must hold accuracy_vs_p.png and, for every cell whose status is "done"

@@ -1,20 +1,26 @@
 #!/usr/bin/env python3
-"""Checks analysis/tables.py output against `eprunner report --format csv`.
+"""Checks `python -m analysis.tables` output against `eprunner report`.
 
-Usage: check_tables.py TABLES_BOTH.txt TEST.csv VALIDATION.csv RESULTS.h5
+Usage: check_tables.py TABLES_BOTH.txt REPORT_DIR RESULTS.h5
 
-TABLES_BOTH.txt is `tables.py RESULTS.h5 --format both` (Markdown, then LaTeX).
-The CSVs are `eprunner report RESULTS.h5 --format csv [--split validation]`
-(header model,task,p,metric,accuracy; p = 0 is the unpruned model).
+TABLES_BOTH.txt is `python -m analysis.tables RESULTS.h5 --format both` (Markdown, then
+LaTeX). REPORT_DIR holds `eprunner report RESULTS.h5 [--split validation]` as test.md,
+validation.md and with `--format csv` as test.csv, validation.csv (header
+model,task,p,metric,accuracy,macro_f1; p = 0 is the unpruned model).
 
 Checked:
+  * Markdown Table 2 (test, and validation when there is one) with the McNemar
+    brackets taken out is `eprunner report`'s table byte for byte: the header, the
+    alignment row and every row (the same rows, columns, rounding and bold);
   * Table 2 (test, and validation when the CSV has validation rows), in Markdown and
     in LaTeX: every (model, task, p) of the CSV is in the table with the same accuracy
     to the printed precision (percent, two decimals), and the table has no number
     the CSV lacks;
   * Table 1: base -> best (max over p > 0, ties to the smaller p) per model x task,
     the best p, and with validation: the p chosen on validation, its validation
-    accuracy and the test accuracy there;
+    accuracy and the test accuracy there; macro-F1 (base, at the best p, at the p
+    chosen on validation) against the CSV's macro_f1, and F1 columns exactly when the
+    file (read with h5py) has a finite macro_f1 on test;
   * McNemar p-values printed in Markdown Table 2 against an independent exact
     computation (probabilities of every outcome, summed in Fractions);
   * every cell with status "error" (read from the HDF5 file with h5py directly) is
@@ -23,6 +29,8 @@ Prints one line per failure and a summary; exit status 1 on any failure.
 """
 
 import csv
+import math
+import os
 import re
 import sys
 from decimal import Decimal
@@ -43,20 +51,64 @@ def pct(acc):
     return f"{100.0 * acc:.2f}"
 
 
+CSV_HEADER = ["model", "task", "p", "metric", "accuracy", "macro_f1"]
+
+
 def read_csv(path):
-    """{(model, task): {p: (metric, accuracy)}}"""
+    """{(model, task): {p: (metric, accuracy, macro_f1 or None)}}"""
     out = {}
     with open(path, newline="") as f:
         rows = list(csv.reader(f))
-    if not rows or rows[0] != ["model", "task", "p", "metric", "accuracy"]:
-        fail(f"{path}: header is {rows[0] if rows else None}, want model,task,p,metric,accuracy")
+    if not rows or rows[0] != CSV_HEADER:
+        fail(f"{path}: header is {rows[0] if rows else None}, want {','.join(CSV_HEADER)}")
         return out
     for r in rows[1:]:
         if not r:
             continue
-        model, task, p, metric, acc = r
-        out.setdefault((model, task), {})[float(p)] = (metric, float(acc))
+        model, task, p, metric, acc, f1 = r
+        out.setdefault((model, task), {})[float(p)] = (metric, float(acc), float(f1) if f1 else None)
     return out
+
+
+def md_table_lines(text, after):
+    """The lines of the first Markdown table after the line that starts with `after`."""
+    lines = text.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith(after)), None)
+    if start is None:
+        return None
+    out = []
+    for line in lines[start + 1:]:
+        if line.startswith("|"):
+            out.append(line)
+        elif out:
+            break
+    return out
+
+
+def check_same_as_report(md, report_md, split):
+    """Table 2's lines, brackets out, equal `eprunner report`'s table lines byte for byte."""
+    name = f"Markdown Table 2 ({split}) vs eprunner report"
+    want = md_table_lines(report_md, "Accuracy (%) on the")
+    if want is None:
+        fail(f"{name}: no table in the eprunner report output")
+        return
+    got = md_table_lines(md, f"## Table 2: every p ({split} split)")
+    if got is None:
+        if len(want) > 2:
+            fail(f"{name}: the report has {len(want) - 2} {split} rows, analysis.tables has no such table")
+        else:
+            print(f"ok   {name}: no {split} rows in either")
+        return
+    got = [re.sub(r" \[[^\]]*\]", "", line) for line in got]
+    if got != want:
+        for i in range(max(len(got), len(want))):
+            a = got[i] if i < len(got) else None
+            b = want[i] if i < len(want) else None
+            if a != b:
+                fail(f"{name}: line {i + 1} differs:\n       analysis.tables: {a!r}\n       report:          {b!r}")
+                break
+        return
+    print(f"ok   {name}: the same {len(want)} lines byte for byte")
 
 
 def split_formats(text):
@@ -151,7 +203,7 @@ def check_table2(name, header, rows, want, fmt):
                 if got is not None:
                     fail(f"{name}: {model} x {task} p={p}: table has {got}, CSV has no value")
                 continue
-            m, acc = csv_row[p]
+            m, acc, _ = csv_row[p]
             if got != pct(acc):
                 fail(f"{name}: {model} x {task} p={p}: table {got!r}, CSV {acc!r} -> {pct(acc)}")
             if m != metric:
@@ -176,7 +228,23 @@ def best_p(row):
     return best
 
 
-def check_table1(md, test, val):
+def pct_or_dash(x):
+    return "-" if x is None else pct(x)
+
+
+def file_has_macro_f1(h5path):
+    """Some finished cell has a finite macro_f1 on a measured test split (read with h5py)."""
+    with h5py.File(h5path, "r") as f:
+        for g in f["cells"].values():
+            if g.attrs["status"] not in ("done", b"done"):
+                continue
+            splits = [g["base/test"]] + [r["test"] for r in g["pruned"].values()]
+            if any(s.attrs.get("n", 0) > 0 and math.isfinite(s.attrs.get("macro_f1", math.nan)) for s in splits):
+                return True
+    return False
+
+
+def check_table1(md, test, val, has_f1):
     grid = md_section(md, "## Table 1")
     if grid is None:
         fail("Markdown Table 1 (summary) not found")
@@ -204,6 +272,10 @@ def check_table1(md, test, val):
         return
     header, rows = details
     col = {h: i for i, h in enumerate(header)}
+    if has_f1 != ("base F1" in col):
+        fail(f"Table 1 details: F1 columns {'missing' if has_f1 else 'shown'} but the file "
+             f"{'has' if has_f1 else 'has no'} finite macro_f1")
+    f1_checked = 0
     for r in rows:
         key = (r[0], r[1])
         row = test.get(key)
@@ -216,6 +288,13 @@ def check_table1(md, test, val):
         if b and (float(r[col["best p (test)"]]) != b[0] or r[col["acc."]] != pct(b[1])):
             fail(f"Table 1 details {key}: best p {r[col['best p (test)']]} at {r[col['acc.']]}, want {b[0]} at "
                  f"{pct(b[1])}")
+        if "base F1" in col:
+            for column, p in [("base F1", 0.0), ("F1", b[0] if b else None)]:
+                want = pct_or_dash(row[p][2] if p is not None else None)
+                if r[col[column]] != want:
+                    fail(f"Table 1 details {key}: {column} {r[col[column]]}, the CSV's macro_f1 gives {want}"
+                         + (" (does runner/results_h5_reader.cpp read macro_f1?)" if want == "-" else ""))
+                f1_checked += want != "-"
         if val:
             vrow = val.get(key)
             vb = best_p(vrow) if vrow else None
@@ -229,9 +308,11 @@ def check_table1(md, test, val):
                     fail(f"Table 1 details {key}: val. acc. {r[col['val. acc.']]}, want {pct(vb[1])}")
                 if r[col["test acc."]] != pct(row[vb[0]][1]):
                     fail(f"Table 1 details {key}: test acc. {r[col['test acc.']]}, want {pct(row[vb[0]][1])}")
+                if "test F1" in col and r[col["test F1"]] != pct_or_dash(row[vb[0]][2]):
+                    fail(f"Table 1 details {key}: test F1 {r[col['test F1']]}, want {pct_or_dash(row[vb[0]][2])}")
     if len(failures) == before:
         print(f"ok   Table 1: {n} model x task entries and {len(rows)} detail rows agree with the CSV"
-          + (" (with validation)" if val else ""))
+              + (" (with validation)" if val else "") + (f"; {f1_checked} macro-F1 values" if has_f1 else ""))
 
 
 def exact_two_sided(b, c):
@@ -283,6 +364,7 @@ def check_failed(md, tex, h5path):
         errors = [(g.attrs["model"], g.attrs["task"], g.attrs["error"]) for g in f["cells"].values()
                   if g.attrs["status"] != "done"]
     errors = [tuple(x.decode() if isinstance(x, bytes) else str(x) for x in e) for e in errors]
+    errors = [(m, t, " ".join(e.split()) or "(no message)") for m, t, e in errors]  # listed on one line
     if not errors:
         if "Cells that failed" in md:
             fail("tables list failed cells but the file has none")
@@ -309,12 +391,20 @@ def check_failed(md, tex, h5path):
 
 
 def main():
-    if len(sys.argv) != 5:
+    if len(sys.argv) != 4:
         print(__doc__)
         return 2
     text = open(sys.argv[1], encoding="utf-8").read()
-    test, val = read_csv(sys.argv[2]), read_csv(sys.argv[3])
+    report_dir, h5path = sys.argv[2], sys.argv[3]
+
+    def read(name):
+        with open(os.path.join(report_dir, name), encoding="utf-8") as f:
+            return f.read()
+
+    test, val = read_csv(os.path.join(report_dir, "test.csv")), read_csv(os.path.join(report_dir, "validation.csv"))
     md, tex = split_formats(text)
+    check_same_as_report(md, read("test.md"), "test")
+    check_same_as_report(md, read("validation.md"), "validation")
     s = md_section(md, "## Table 2: every p (test split)")
     if s is None:
         fail("Markdown Table 2 (test) not found")
@@ -338,11 +428,11 @@ def main():
             check_table2("LaTeX Table 2 (validation)", *s, val, "latex")
     elif "validation split" in md:
         fail("tables show a validation split the CSV does not have")
-    check_table1(md, test, val)
-    check_mcnemar(md, sys.argv[4], "test")
+    check_table1(md, test, val, file_has_macro_f1(h5path))
+    check_mcnemar(md, h5path, "test")
     if val:
-        check_mcnemar(md, sys.argv[4], "validation")
-    check_failed(md, tex, sys.argv[4])
+        check_mcnemar(md, h5path, "validation")
+    check_failed(md, tex, h5path)
     print(f"check_tables: {'FAILED (' + str(len(failures)) + ')' if failures else 'all checks passed'}")
     return 1 if failures else 0
 

@@ -7,11 +7,14 @@ prefers the real runner when it has one. The file holds a 2 x 3 grid (models tin
 tiny-ft, tasks int-mult, int-sum, cb) on matrices k (per head) and mlp_in (whole
 matrix), p = 0.01, 0.05, 0.1, 0.3; int-mult has a validation split; tiny-ft x cb is
 an error cell. Everything is drawn from a seeded generator and is self-consistent:
-accuracy = sum(correct) / n, predicted == target exactly where correct, masks freeze
-the int(N p) lowest ΔL of all N components (ties to the lower flat index).
+accuracy = sum(correct) / n, predicted == target exactly where correct, macro_f1 is
+the macro F1 of predicted vs target over CB's 3 classes (experiments/class_metrics.cpp;
+NaN for the integer tasks), masks freeze the int(N p) lowest ΔL of all N components
+(ties to the lower flat index).
 
-Usage: make_results.py OUT.h5 [--seed N] [--layers L --heads H --hidden D]  (default 2, 2, 32;
-       bigger shapes, e.g. 48, 25, 1600 as GPT2-XL, check that the plots stay readable)
+Usage: make_results.py OUT.h5 [--seed N] [--layers L --heads H --hidden D] [--no-macro-f1]
+       (default 2, 2, 32; bigger shapes, e.g. 48, 25, 1600 as GPT2-XL, check that the plots
+       stay readable; --no-macro-f1: a file as written before splits had macro_f1)
 """
 
 import argparse
@@ -109,10 +112,15 @@ def array(parent, name, a, dtype):
 
 # ---- results_h5.cpp ----------------------------------------------------------------
 
+WITH_MACRO_F1 = True  # False: the layout before macro_f1 was added
+
+
 def write_split(parent, name, s):
     g = parent.create_group(name)
     attr(g, "metric", s["metric"])
     attr(g, "accuracy", float(s["accuracy"]))
+    if WITH_MACRO_F1:
+        attr(g, "macro_f1", float(s["macro_f1"]))
     attr(g, "loss", float(s["loss"]))
     attr(g, "n", int(s["n"]))
     array(g, "predicted", s["predicted"], "<i8")
@@ -120,7 +128,8 @@ def write_split(parent, name, s):
 
 
 def empty_split():
-    return dict(metric="", accuracy=float("nan"), loss=float("nan"), n=0, predicted=[], correct=[])
+    return dict(metric="", accuracy=float("nan"), macro_f1=float("nan"), loss=float("nan"), n=0, predicted=[],
+                correct=[])
 
 
 def write_cell(cells, c, run):
@@ -178,8 +187,20 @@ def make_split(rng, metric, n, targets, u, acc, classes):
     wrong = rng.integers(0, classes or VOCAB, n)
     wrong = np.where(wrong == targets, (wrong + 1) % (classes or VOCAB), wrong)
     predicted = np.where(correct == 1, targets, wrong)
-    return dict(metric=metric, accuracy=int(correct.sum()) / n, loss=float(rng.uniform(1.5, 6.0)), n=n,
-                predicted=predicted, correct=correct)
+    return dict(metric=metric, accuracy=int(correct.sum()) / n,
+                macro_f1=macro_f1(predicted, targets, classes) if classes else float("nan"),
+                loss=float(rng.uniform(1.5, 6.0)), n=n, predicted=predicted, correct=correct)
+
+
+def macro_f1(predicted, targets, classes):
+    """Mean over classes of the one-vs-rest F1 (0 for a class never predicted nor true)."""
+    f1 = []
+    for c in range(classes):
+        tp = int(np.sum((predicted == c) & (targets == c)))
+        fp = int(np.sum((predicted == c) & (targets != c)))
+        fn = int(np.sum((predicted != c) & (targets == c)))
+        f1.append(2 * tp / (2 * tp + fp + fn) if 2 * tp + fp + fn else 0.0)
+    return sum(f1) / classes
 
 
 def make_scores(rng, layer_shift):
@@ -255,23 +276,18 @@ def set_shape(layers, heads, hidden):
     L, HEADS, HIDDEN = layers, heads, hidden
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("out")
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--layers", type=int, default=L)
-    ap.add_argument("--heads", type=int, default=HEADS)
-    ap.add_argument("--hidden", type=int, default=HIDDEN)
-    args = ap.parse_args()
-    set_shape(args.layers, args.heads, args.hidden)
-    rng = np.random.default_rng(args.seed)
+def write_file(out, seed=1, with_macro_f1=True):
+    """The demo file at `out` (the shape set by set_shape)."""
+    global WITH_MACRO_F1
+    WITH_MACRO_F1 = with_macro_f1
+    rng = np.random.default_rng(seed)
     started = now()
-    prov = dict(grid=GRID.format(seed=args.seed), grid_path=os.path.abspath("grid.toml"),
+    prov = dict(grid=GRID.format(seed=seed), grid_path=os.path.abspath("grid.toml"),
                 eprunner_version="0.1.0", git_commit="make_results.py",
-                command_line=f"tests/analysis/make_results.py {args.out} --seed {args.seed}", world_size=1,
+                command_line=f"tests/analysis/make_results.py {out} --seed {seed}", world_size=1,
                 devices="cpu x 1 rank", hosts="localhost", torch_version="", mpi_version="",
                 hdf5_version=".".join(map(str, h5py.version.hdf5_version_tuple)), started_at=started, ended_at="")
-    tmp = args.out + ".tmp"
+    tmp = out + ".tmp"
     with h5py.File(tmp, "w") as f:
         attr(f, "format", FORMAT)
         attr(f, "format_version", FORMAT_VERSION)
@@ -290,7 +306,20 @@ def main():
         attr(f, "ended_at", ended)
         attr(runs["0"], "ended_at", ended)
         attr(f, "updated_at", ended)
-    os.replace(tmp, args.out)
+    os.replace(tmp, out)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("out")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--layers", type=int, default=L)
+    ap.add_argument("--heads", type=int, default=HEADS)
+    ap.add_argument("--hidden", type=int, default=HIDDEN)
+    ap.add_argument("--no-macro-f1", action="store_true", help="the layout before splits had macro_f1")
+    args = ap.parse_args()
+    set_shape(args.layers, args.heads, args.hidden)
+    write_file(args.out, args.seed, with_macro_f1=not args.no_macro_f1)
 
 
 if __name__ == "__main__":

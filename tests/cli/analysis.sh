@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
-# analysis/tables.py and analysis/plots.py end to end on a demo-sized results file:
-#  - the tables' accuracies (Markdown and LaTeX, test and validation) agree with
-#    `eprunner report --format csv` to the printed precision; Table 1's base -> best p
-#    and the p chosen on validation follow from the CSV; printed McNemar p-values match
-#    an independent exact computation; error cells are listed, not tabulated;
-#  - every PNG is a valid, non-empty, not flat image, one set per finished cell;
-#  - the unit tests of the McNemar test and of choosing p (tests/analysis/test_analysis.py).
-# The results file comes from `eprunner run` on a tiny grid when the binary has a `run`
-# command, else from tests/analysis/make_results.py (the layout of runner/results_h5.cpp,
-# made-up numbers). EP_ANALYSIS_GENERATED=1 forces the generator.
+# The analysis package (python -m analysis.tables / .report / .plots) end to end, on up
+# to three results files: one from `eprunner run` on a tiny grid (when the binary has a
+# `run` command), one from tests/analysis/make_results.py (the layout of
+# runner/results_h5.cpp, made-up numbers: two models, CB with macro-F1, a validation
+# split, an error cell), and the same without macro_f1 (a file written before it was
+# recorded). For each:
+#  - `eprunner report` and `python -m analysis.report` print the same bytes (test and
+#    validation split): the accuracy-by-p table has one definition, docs/analysis.md;
+#  - Table 2 of analysis.tables, McNemar brackets out, is that table byte for byte; its
+#    accuracies (Markdown and LaTeX, test and validation), Table 1's base -> best p, the
+#    p chosen on validation and macro-F1 agree with `eprunner report --format csv`;
+#    printed McNemar p-values match an independent exact computation; error cells are
+#    listed, not tabulated (tests/analysis/check_tables.py);
+#  - every PNG is a valid, non-empty, not flat image, one set per finished cell.
+# Plus the unit tests (tests/analysis/test_analysis.py) and one clear line for a bad file.
+# EP_ANALYSIS_GENERATED=1 skips `eprunner run`.
 # Usage: analysis.sh EPRUNNER_BIN SOURCE_DIR
 set -euo pipefail
 BIN=$1
@@ -20,16 +26,19 @@ trap 'rm -rf "$TMP"' EXIT
 PY=${EP_PYTHON:-$SRC/.venv/bin/python}
 "$PY" -c "import h5py, numpy, matplotlib" || { echo "analysis.sh: $PY lacks h5py, numpy or matplotlib (run scripts/setup)" >&2; exit 1; }
 export MPLBACKEND=Agg
+# `analysis` is a package at the repository root: found through PYTHONPATH from any folder.
+export PYTHONPATH="$SRC${PYTHONPATH:+:$PYTHONPATH}"
 status=0
 
 echo "== unit tests (tests/analysis/test_analysis.py)"
 "$PY" "$SRC/tests/analysis/test_analysis.py" || status=1
 
-# ---- a results file -------------------------------------------------------------------
-RESULTS="$TMP/results.h5"
+# ---- results files --------------------------------------------------------------------
+FILES=()
 if [ "${EP_ANALYSIS_GENERATED:-0}" != 1 ] && "$BIN" --help 2>/dev/null | grep -qE '^ +run( |$)'; then
   echo "== results file: eprunner run on a tiny grid"
-  cat > "$TMP/grid.toml" <<EOF
+  mkdir -p "$TMP/run"
+  cat > "$TMP/run/grid.toml" <<EOF
 # A seeded random 2-layer GPT-2 (hidden 32, 2 heads) on INT-MULT, no fine-tuning.
 seed = 7
 output = "results.h5"
@@ -54,39 +63,72 @@ validation_fraction = 0.1
 p = [0.05, 0.3]
 batch_size = 8
 EOF
-  if ! (cd "$TMP" && timeout 600 "$BIN" run "$TMP/grid.toml") >"$TMP/run.log" 2>&1; then
+  if ! (cd "$TMP/run" && OMP_WAIT_POLICY=PASSIVE timeout 600 "$BIN" run "$TMP/run/grid.toml") >"$TMP/run.log" 2>&1; then
     echo "FAIL: eprunner run on the tiny grid failed:"; tail -20 "$TMP/run.log"; exit 1
   fi
+  FILES+=("$TMP/run/results.h5")
 else
-  echo "== results file: tests/analysis/make_results.py (no \`eprunner run\` in $BIN)"
-  "$PY" "$SRC/tests/analysis/make_results.py" "$RESULTS" --seed 3
+  echo "== no \`eprunner run\` in $BIN (or EP_ANALYSIS_GENERATED=1): generated files only"
 fi
-[ -f "$RESULTS" ] || { echo "FAIL: no results file at $RESULTS"; exit 1; }
+echo "== results files: tests/analysis/make_results.py (with and without macro_f1)"
+"$PY" "$SRC/tests/analysis/make_results.py" "$TMP/generated.h5" --seed 3
+"$PY" "$SRC/tests/analysis/make_results.py" "$TMP/generated-before-f1.h5" --seed 4 --no-macro-f1
+FILES+=("$TMP/generated.h5" "$TMP/generated-before-f1.h5")
 
-# ---- tables vs eprunner report ----------------------------------------------------------
-echo "== tables.py vs eprunner report --format csv"
-"$PY" "$SRC/analysis/tables.py" "$RESULTS" --format both >"$TMP/tables.txt"
-"$BIN" report "$RESULTS" --format csv >"$TMP/test.csv"
-"$BIN" report "$RESULTS" --format csv --split validation >"$TMP/validation.csv"
-"$PY" "$SRC/tests/analysis/check_tables.py" "$TMP/tables.txt" "$TMP/test.csv" "$TMP/validation.csv" "$RESULTS" \
-  || { status=1; echo "--- tables.py output:"; cat "$TMP/tables.txt"; echo "--- report CSV:"; cat "$TMP/test.csv"; }
-for f in md latex; do
-  "$PY" "$SRC/analysis/tables.py" "$RESULTS" --format $f >"$TMP/tables.$f" || { echo "FAIL: tables.py --format $f"; status=1; }
+check_file() {  # RESULTS.h5: the tables and report checks; OUT: a folder for what they print
+  local results=$1 out=$2 split
+  mkdir -p "$out"
+  for split in test validation; do
+    "$BIN" report "$results" --split $split >"$out/$split.md" || { echo "FAIL: eprunner report --split $split"; status=1; }
+    "$BIN" report "$results" --split $split --format csv >"$out/$split.csv" \
+      || { echo "FAIL: eprunner report --split $split --format csv"; status=1; }
+    "$PY" -m analysis.report "$results" --split $split >"$out/$split.py.md" \
+      || { echo "FAIL: python -m analysis.report --split $split"; status=1; }
+    if cmp -s "$out/$split.md" "$out/$split.py.md"; then
+      echo "ok   eprunner report and python -m analysis.report ($split): the same $(wc -c <"$out/$split.md") bytes"
+    else
+      echo "FAIL: eprunner report and python -m analysis.report differ ($split split):"
+      diff "$out/$split.md" "$out/$split.py.md" || true
+      status=1
+    fi
+  done
+  "$PY" -m analysis.tables "$results" --format both >"$out/tables.txt" || { echo "FAIL: analysis.tables"; status=1; }
+  "$PY" "$SRC/tests/analysis/check_tables.py" "$out/tables.txt" "$out" "$results" \
+    || { status=1; echo "--- analysis.tables output:"; cat "$out/tables.txt"; echo "--- report CSV:"; cat "$out/test.csv"; }
+  local f
+  for f in md latex; do
+    "$PY" -m analysis.tables "$results" --format $f >"$out/tables.$f" || { echo "FAIL: analysis.tables --format $f"; status=1; }
+  done
+}
+
+plot_file() {  # RESULTS.h5 OUT
+  local results=$1 out=$2
+  "$PY" -m analysis.plots "$results" --out "$out/png" >"$out/plots.txt" 2>"$out/plots.err" \
+    || { echo "FAIL: analysis.plots exited non-zero:"; cat "$out/plots.err"; status=1; }
+  cat "$out/plots.err"
+  "$PY" "$SRC/tests/analysis/check_pngs.py" "$out/plots.txt" "$results" || status=1
+}
+
+for results in "${FILES[@]}"; do
+  [ -f "$results" ] || { echo "FAIL: no results file at $results"; status=1; continue; }
+  echo "== tables and report: ${results#"$TMP"/}"
+  check_file "$results" "$results.out"
+done
+for results in "${FILES[@]:0:${#FILES[@]}-1}"; do  # the file without macro_f1 draws the same figures
+  echo "== plots: ${results#"$TMP"/}"
+  plot_file "$results" "$results.out"
 done
 
-# ---- plots ------------------------------------------------------------------------------
-echo "== plots.py"
-"$PY" "$SRC/analysis/plots.py" "$RESULTS" --out "$TMP/png" >"$TMP/plots.txt" 2>"$TMP/plots.err" \
-  || { echo "FAIL: plots.py exited non-zero:"; cat "$TMP/plots.err"; status=1; }
-cat "$TMP/plots.err"
-"$PY" "$SRC/tests/analysis/check_pngs.py" "$TMP/plots.txt" "$RESULTS" || status=1
-
-# A bad input gives one clear line and a non-zero exit.
+# A bad input gives one clear line (naming the file) and a non-zero exit, from any folder.
 echo "not hdf5" >"$TMP/bad.h5"
-if "$PY" "$SRC/analysis/tables.py" "$TMP/bad.h5" >"$TMP/err.txt" 2>&1; then
-  echo "FAIL: tables.py accepted a file that is not HDF5"; status=1
-elif grep -q "cannot open" "$TMP/err.txt"; then echo "ok   bad file: $(head -1 "$TMP/err.txt")"
-else echo "FAIL: tables.py on a bad file printed: $(cat "$TMP/err.txt")"; status=1; fi
+for m in tables plots report; do
+  args=("$TMP/bad.h5"); [ $m = plots ] && args+=(--out "$TMP/bad-png")
+  if (cd "$TMP" && "$PY" -m analysis.$m "${args[@]}") >"$TMP/err.txt" 2>&1; then
+    echo "FAIL: analysis.$m accepted a file that is not HDF5"; status=1
+  elif [ "$(wc -l <"$TMP/err.txt")" -eq 1 ] && grep -q "^analysis.$m: $TMP/bad.h5: cannot open" "$TMP/err.txt"; then
+    echo "ok   analysis.$m on a bad file: $(cat "$TMP/err.txt")"
+  else echo "FAIL: analysis.$m on a bad file printed: $(cat "$TMP/err.txt")"; status=1; fi
+done
 
 if [ $status -eq 0 ]; then echo "analysis.sh: all checks passed"; else echo "analysis.sh: FAILED"; fi
 exit $status

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The MPI parts of ep_runner_tests (communicator, cell queue, cell loop) under
 # mpirun with 2 and 4 ranks; under plain ctest those tests skip.
-# Usage: grid_mpi.sh EPRUNNER_BIN SOURCE_DIR
+# Usage: grid_mpi.sh EPRUNNER_BIN SOURCE_DIR, with EP_RUNNER_TESTS = the test binary's
+# path (ctest sets it from CMake).
 set -euo pipefail
-BIN=$1
-TESTS="$(dirname "$BIN")/../tests/ep_runner_tests"
+TESTS=${EP_RUNNER_TESTS:-}
+[ -n "$TESTS" ] || { echo "grid_mpi.sh: EP_RUNNER_TESTS is not set (run it through ctest, or set it to ep_runner_tests' path)" >&2; exit 1; }
 [ -x "$TESTS" ] || { echo "grid_mpi.sh: $TESTS not built (cmake --build ... --target ep_runner_tests)" >&2; exit 1; }
 command -v mpirun >/dev/null || { echo "grid_mpi.sh: mpirun not found (apt-get install openmpi-bin)" >&2; exit 1; }
 if [ "$(id -u)" -eq 0 ]; then

@@ -77,8 +77,8 @@ expect_error() {  # expect_error PATTERN ARGS...
   if grep -q -- "$pattern" "$TMP/err.txt"; then echo "ok   error: $(head -1 "$TMP/err.txt")"
   else echo "FAIL: '$*' printed: $(cat "$TMP/err.txt")"; status=1; fi
 }
-expect_error "expected fp32, bf16 or fp16" logits --model "$FIX" --input "$TMP/in.safetensors" --output "$TMP/x" --dtype fp8
-expect_error "unknown matrix 'kk'" logits --model "$FIX" --input "$TMP/in.safetensors" --output "$TMP/x" --capture kk
+expect_error "unknown --dtype 'fp8'; expected one of: fp32, bf16, fp16" logits --model "$FIX" --input "$TMP/in.safetensors" --output "$TMP/x" --dtype fp8
+expect_error "unknown --capture matrix 'kk'" logits --model "$FIX" --input "$TMP/in.safetensors" --output "$TMP/x" --capture kk
 expect_error "tensor 'input_ids' is missing" logits --model "$FIX" --input "$FIX/model.safetensors" --output "$TMP/x"
 # A GGUF checkpoint cut short, and a GGUF file that is not a GGUF file: the file and what is wrong.
 GGUF=${EP_SMOLLM2_GGUF:-$SRC/data/SmolLM2-135M-Instruct.Q4_1.gguf}

@@ -234,6 +234,23 @@ TEST(SafetensorsFile, TensorsAreViewsIntoOneMapping) {
   EXPECT_NE(again->get("transformer.wte.weight").data, last.data);  // each file its own map
 }
 
+TEST(SafetensorsFile, ViewsOutliveMovesOfTheCheckpointThatOpenedThem) {
+  // The file owns its mapping; moving the Checkpoint (or dropping it while a file is
+  // still shared) must leave the views where they were and readable (ASan checks).
+  auto opened = Checkpoint::open(fixture("tiny-gpt2"));
+  const TensorView& wte = opened.get("transformer.wte.weight");
+  const std::byte* data = wte.data;
+  Checkpoint moved = std::move(opened);
+  EXPECT_EQ(&moved.get("transformer.wte.weight"), &wte);
+  EXPECT_EQ(moved.get("transformer.wte.weight").data, data);
+  EXPECT_EQ(f32_bits(wte, 0), 0xbd00537eu);
+
+  std::shared_ptr<SafetensorsFile> file = moved.files().front();
+  moved = Checkpoint::open(fixture("tiny-phi"));  // the old checkpoint goes; `file` stays
+  EXPECT_EQ(file->get("transformer.wte.weight").data, data);
+  EXPECT_EQ(f32_bits(file->get("transformer.wte.weight"), 512 * 64 - 1), 0x3bd6fa37u);
+}
+
 TEST(SafetensorsFile, UnknownTensorNamesFileAndTensor) {
   auto file = SafetensorsFile::open(fixture("tiny-gpt2/model.safetensors"));
   expect_error([&] { file->get("transformer.h.9.ln_1.weight"); },

@@ -164,8 +164,8 @@ TEST(Loss, TargetsOutOfVocabularyAreNamed) {
 }
 
 TEST(MatrixKind, NamesRoundTrip) {
-  for (const char* n : {"q", "k", "v", "o", "mlp_in", "mlp_out"}) EXPECT_EQ(matrix_kind_name(matrix_kind_from_name(n)), n);
-  EXPECT_EP_ERROR(matrix_kind_from_name("key"), "unknown matrix 'key'", "mlp_out");
+  for (const char* n : {"q", "k", "v", "o", "mlp_in", "mlp_out"}) EXPECT_EQ(name_of(parse_name<MatrixKind>(n, "matrix")), n);
+  EXPECT_EP_ERROR(parse_name<MatrixKind>("key", "matrix"), "unknown matrix 'key'", "mlp_out");
 }
 
 }  // namespace

@@ -56,11 +56,11 @@ void expect_route_ok(const at::Tensor& a, const char* what) {
   for (SvdRoute route : kRoutes) {
     auto c = check_route(a, route);
     std::printf("[ measure  ] %s %-6s: recon %.2e, |s - lapack|/s_max %.2e, |VtV - I| %.2e\n", what,
-                std::string(svd_route_name(route)).c_str(), c.recon, c.s_err, c.v_orth);
-    EXPECT_TRUE(c.finite) << what << " " << svd_route_name(route);
-    EXPECT_LE(c.recon, 1e-6) << what << " " << svd_route_name(route);
-    EXPECT_LE(c.s_err, 1e-6) << what << " " << svd_route_name(route);
-    EXPECT_LE(c.v_orth, 1e-6) << what << " " << svd_route_name(route);
+                std::string(name_of(route)).c_str(), c.recon, c.s_err, c.v_orth);
+    EXPECT_TRUE(c.finite) << what << " " << name_of(route);
+    EXPECT_LE(c.recon, 1e-6) << what << " " << name_of(route);
+    EXPECT_LE(c.s_err, 1e-6) << what << " " << name_of(route);
+    EXPECT_LE(c.v_orth, 1e-6) << what << " " << name_of(route);
   }
 }
 
@@ -88,14 +88,14 @@ TEST(BlockSvd, ZeroSingularValuesAreExactlyZeroWithOrthonormalU) {
   auto z = at::zeros({1, 10, 30}, at::kDouble);
   for (SvdRoute route : kRoutes) {
     auto svd = block_svd(a, route);
-    EXPECT_TRUE(svd.s.narrow(-1, 4, 8).eq(0).all().item<bool>()) << svd_route_name(route) << " " << svd.s;
-    EXPECT_TRUE(svd.s.narrow(-1, 0, 4).gt(0).all().item<bool>()) << svd_route_name(route);
+    EXPECT_TRUE(svd.s.narrow(-1, 4, 8).eq(0).all().item<bool>()) << name_of(route) << " " << svd.s;
+    EXPECT_TRUE(svd.s.narrow(-1, 0, 4).gt(0).all().item<bool>()) << name_of(route);
     auto eye = at::eye(12, at::kDouble);
     EXPECT_LE((at::matmul(svd.u.transpose(-2, -1), svd.u) - eye).abs().max().item<double>(), 1e-8)
-        << svd_route_name(route);
+        << name_of(route);
     auto zs = block_svd(z, route);
-    EXPECT_TRUE(zs.s.eq(0).all().item<bool>()) << svd_route_name(route);
-    EXPECT_TRUE(zs.u.isfinite().all().item<bool>()) << svd_route_name(route);
+    EXPECT_TRUE(zs.s.eq(0).all().item<bool>()) << name_of(route);
+    EXPECT_TRUE(zs.u.isfinite().all().item<bool>()) << name_of(route);
   }
 }
 
@@ -105,14 +105,14 @@ TEST(BlockSvd, RecoversKnownSingularValuesSpanningTenDecades) {
   auto a = with_singular_values(24, 60, s, 9);
   for (SvdRoute route : kRoutes) {
     auto got = block_svd(a, route).s.select(0, 0).narrow(0, 0, 20);  // then 4 zeros
-    EXPECT_CLOSE(got / s, at::ones_like(s), 1e-6) << svd_route_name(route);
+    EXPECT_CLOSE(got / s, at::ones_like(s), 1e-6) << name_of(route);
   }
   // Down to 1e-10: absolute accuracy relative to s_max (what float64 SVD can promise).
   auto s2 = at::logspace(0, -10, 20, 10.0, at::kDouble);
   auto a2 = with_singular_values(60, 24, s2, 10);
   for (SvdRoute route : kRoutes) {
     auto got = block_svd(a2, route).s.select(0, 0).narrow(0, 0, 20);
-    EXPECT_LE((got - s2).abs().max().item<double>(), 1e-6) << svd_route_name(route);
+    EXPECT_LE((got - s2).abs().max().item<double>(), 1e-6) << name_of(route);
   }
 }
 

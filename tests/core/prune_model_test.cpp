@@ -184,7 +184,7 @@ void check_first_order(std::unique_ptr<CausalLM> model, const std::string& fixtu
     }
     std::printf("[ measure  ] %s %s (%s, %lld-token answers) block %lld component %lld: eps %.2f: est %.4e actual "
                 "%.4e |err| %.3e; eps %.3f: est %.4e actual %.4e |err| %.3e; ratio %.3f\n",
-                fixture.c_str(), decs[m].matrix.name().c_str(), std::string(granularity_name(gran)).c_str(),
+                fixture.c_str(), decs[m].matrix.name().c_str(), std::string(name_of(gran)).c_str(),
                 static_cast<long long>(answer_len), static_cast<long long>(blk),
                 static_cast<long long>(i), eps[0], eps[0] * est, actual[0], err[0], eps[1],
                 eps[1] * est, actual[1], err[1], err[0] / err[1]);

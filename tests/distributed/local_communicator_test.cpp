@@ -19,21 +19,17 @@ TEST(LocalCommunicator, CollectivesAreIdentities) {
   auto t = at::arange(6, at::kDouble);
   comm->all_reduce(t, ReduceOp::Sum);
   comm->all_reduce(t, ReduceOp::Max);
-  comm->broadcast(t, 0);
   EXPECT_TRUE(t.equal(at::arange(6, at::kDouble)));
   Bytes mine{1, 2, 3};
-  EXPECT_EQ(comm->gather_bytes(mine, 0), std::vector<Bytes>{mine});
   EXPECT_EQ(comm->all_gather_bytes(mine), std::vector<Bytes>{mine});
   comm->broadcast_bytes(mine, 0);
   EXPECT_EQ(mine, (Bytes{1, 2, 3}));
-  comm->barrier();
 }
 
 TEST(LocalCommunicator, RootMustBeZero) {
   auto comm = ep::dist::make_local_communicator();
-  EXPECT_THROW(comm->broadcast(at::ones({1}), 1), ep::Error);
   Bytes b;
-  EXPECT_THROW(comm->gather_bytes(b, 2), ep::Error);
+  EXPECT_THROW(comm->broadcast_bytes(b, 1), ep::Error);
 }
 
 TEST(DeviceChoice, LocalRankModuloGpus) {
@@ -44,8 +40,8 @@ TEST(DeviceChoice, LocalRankModuloGpus) {
 }
 
 TEST(ReduceOp, Names) {
-  EXPECT_EQ(ep::dist::reduce_op_name(ReduceOp::Sum), "sum");
-  EXPECT_EQ(ep::dist::reduce_op_name(ReduceOp::Max), "max");
+  EXPECT_EQ(ep::name_of(ReduceOp::Sum), "sum");
+  EXPECT_EQ(ep::name_of(ReduceOp::Max), "max");
 }
 
 TEST(DeviceChoice, CudaWithoutGpusIsAnErrorWithAHint) {

@@ -87,20 +87,8 @@ TEST(MpiCommunicator, RejectsWhatMpiCannotReduce) {
   } catch (const ep::Error& e) {
     EXPECT_NE(std::string(e.what()).find("BFloat16"), std::string::npos) << e.what();
   }
-  EXPECT_THROW(comm->broadcast(at::ones({1}), comm->size()), ep::Error);  // no such root
-}
-
-TEST(MpiCommunicator, BroadcastFromEveryRoot) {
-  EP_SKIP_UNLESS_MPIRUN();
-  auto comm = ep::dist::make_mpi_communicator(MPI_COMM_WORLD);
-  for (int root = 0; root < comm->size(); ++root) {
-    auto f = at::full({5}, static_cast<double>(comm->rank() * 10 + 1), at::kFloat);
-    auto b = at::full({2, 2}, comm->rank(), at::kBFloat16);  // any dtype: moved as bytes
-    comm->broadcast(f, root);
-    comm->broadcast(b, root);
-    EXPECT_EQ(f.sum().item<double>(), 5.0 * (root * 10 + 1));
-    EXPECT_EQ(b.to(at::kFloat).sum().item<double>(), 4.0 * root);
-  }
+  Bytes b;
+  EXPECT_THROW(comm->broadcast_bytes(b, comm->size()), ep::Error);  // no such root
 }
 
 TEST(MpiCommunicator, GatherVariableSizeBuffers) {
@@ -108,15 +96,6 @@ TEST(MpiCommunicator, GatherVariableSizeBuffers) {
   auto comm = ep::dist::make_mpi_communicator(MPI_COMM_WORLD);
   const int r = comm->rank(), n = comm->size();
   auto buffer_of = [](int rank) { return Bytes(static_cast<size_t>(rank * 3 + (rank == 1 ? 0 : 1)), uint8_t(rank + 7)); };
-  for (int root : {0, n - 1}) {
-    auto got = comm->gather_bytes(buffer_of(r), root);
-    if (r == root) {
-      ASSERT_EQ(static_cast<int>(got.size()), n);
-      for (int k = 0; k < n; ++k) EXPECT_EQ(got[k], buffer_of(k)) << "from rank " << k;
-    } else {
-      EXPECT_TRUE(got.empty());
-    }
-  }
   auto all = comm->all_gather_bytes(buffer_of(r));
   ASSERT_EQ(static_cast<int>(all.size()), n);
   for (int k = 0; k < n; ++k) EXPECT_EQ(all[k], buffer_of(k));
@@ -124,7 +103,6 @@ TEST(MpiCommunicator, GatherVariableSizeBuffers) {
   Bytes b = r == n - 1 ? Bytes{1, 2, 3, 4, 5} : Bytes{9};
   comm->broadcast_bytes(b, n - 1);
   EXPECT_EQ(b, (Bytes{1, 2, 3, 4, 5}));
-  comm->barrier();
 }
 
 TEST(MpiCommunicator, GroupsFromCommSplit) {

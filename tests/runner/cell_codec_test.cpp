@@ -10,7 +10,7 @@ using namespace ep::runner;
 TEST(CellCodec, RoundTrip) {
   for (bool big : {false, true}) {
     CellResult c = ep::runner::samples::sample_cell(7, big);
-    c.status = "error";
+    c.status = CellStatus::Error;
     c.error = "a message with \"quotes\" and\nnewlines";
     EXPECT_EQ(ep::runner::samples::cell_difference(decode_cell(encode_cell(c)), c), "");
   }

@@ -112,10 +112,10 @@ TEST(CellLoop, RunsEachCellOnceAndResumes) {
       ASSERT_EQ(cells.size(), 6u);
       for (const auto& c : cells) {
         if (c.task == "boom") {
-          EXPECT_EQ(c.status, "error");
+          EXPECT_EQ(c.status, CellStatus::Error);
           EXPECT_NE(c.error.find("boom on purpose"), std::string::npos) << c.error;
         } else {
-          EXPECT_EQ(c.status, "done") << c.name;
+          EXPECT_EQ(c.status, CellStatus::Done) << c.name;
           CellResult full = reader->read_cell(c.name);
           EXPECT_DOUBLE_EQ(full.base.test.accuracy, c.index / 100.0);
           EXPECT_EQ(full.pruned.size(), 2u);

@@ -40,7 +40,7 @@ TEST(Grid, GoodFileFillsEveryField) {
   EXPECT_EQ(tiny.name, "tiny");
   EXPECT_FALSE(tiny.checkpoint);
   ASSERT_TRUE(tiny.init);
-  EXPECT_EQ(tiny.init->arch, "gpt2");
+  EXPECT_EQ(ep::name_of(tiny.init->arch), "gpt2");
   EXPECT_EQ(tiny.init->layers, 2);
   EXPECT_EQ(tiny.init->hidden, 64);
   EXPECT_EQ(tiny.init->heads, 4);
@@ -68,7 +68,7 @@ TEST(Grid, GoodFileFillsEveryField) {
   EXPECT_EQ(sum.kind, "int-sum");
   EXPECT_FALSE(sum.data_dir);
   EXPECT_EQ(sum.prompt_set, "paper");
-  EXPECT_EQ(sum.metric, "full-vocab");
+  EXPECT_EQ(ep::name_of(sum.metric), "full-vocab");
   EXPECT_FALSE(sum.bos.has_value());  // unset: the tokenizer's rule (executor)
   EXPECT_EQ(sum.split.max_train, 0);  // all
   EXPECT_DOUBLE_EQ(sum.split.test_fraction, 0.25);
@@ -79,24 +79,24 @@ TEST(Grid, GoodFileFillsEveryField) {
   EXPECT_EQ(cb.kind, "cb");
   EXPECT_EQ(*cb.data_dir, fs::path("/data/superglue/CB"));
   EXPECT_EQ(cb.prompt_set, "lm-eval");
-  EXPECT_EQ(cb.metric, "choices");
+  EXPECT_EQ(ep::name_of(cb.metric), "choices");
   EXPECT_EQ(cb.bos, std::optional<bool>(false));
   EXPECT_DOUBLE_EQ(cb.split.test_fraction, 0.0);  // SuperGLUE brings its own test set
   EXPECT_EQ(cb.split.seed, 7u);          // the grid seed
 
   const auto& e = g.eigenprune;
-  EXPECT_EQ(e.matrices, (std::vector<std::string>{"k", "mlp_in"}));
-  EXPECT_EQ(e.granularity, "matrix");
-  EXPECT_EQ(e.position_reduction, "max");
+  EXPECT_EQ(ep::join_names(e.matrices), "k,mlp_in");
+  EXPECT_EQ(ep::name_of(e.granularity), "matrix");
+  EXPECT_EQ(ep::name_of(e.position_reduction), "max");
   EXPECT_EQ(e.pairs, 3);
-  EXPECT_EQ(e.bias, "paper_sum");
+  EXPECT_EQ(ep::name_of(e.bias), "paper_sum");
   EXPECT_EQ(e.eval_batch_size, 64);
   EXPECT_EQ(e.p, (std::vector<double>{0.01, 0.1, 0.3}));  // sorted
   EXPECT_EQ(e.batch_size, 16);
-  EXPECT_EQ(e.dtype, "bf16");
-  EXPECT_EQ(e.device, "cuda");
+  EXPECT_EQ(ep::name_of(e.dtype), "bf16");
+  EXPECT_EQ(ep::name_of(e.device), "cuda");
   EXPECT_TRUE(e.uses_cuda());
-  EXPECT_EQ(e.svd, "gram");
+  EXPECT_EQ(ep::name_of(e.svd), "gram");
 }
 
 TEST(Grid, MinimalFileGetsDefaults) {
@@ -107,16 +107,16 @@ TEST(Grid, MinimalFileGetsDefaults) {
   ASSERT_EQ(g.tasks.size(), 1u);
   EXPECT_DOUBLE_EQ(g.tasks[0].split.test_fraction, 0.2);
   EXPECT_EQ(g.tasks[0].split.seed, 42u);
-  EXPECT_EQ(g.eigenprune.matrices, std::vector<std::string>{"k"});
-  EXPECT_EQ(g.eigenprune.granularity, "head");
-  EXPECT_EQ(g.eigenprune.position_reduction, "sum");
+  EXPECT_EQ(ep::join_names(g.eigenprune.matrices), "k");
+  EXPECT_EQ(ep::name_of(g.eigenprune.granularity), "head");
+  EXPECT_EQ(ep::name_of(g.eigenprune.position_reduction), "sum");
   EXPECT_EQ(g.eigenprune.pairs, 1);
-  EXPECT_EQ(g.eigenprune.bias, "position");
+  EXPECT_EQ(ep::name_of(g.eigenprune.bias), "position");
   EXPECT_EQ(g.eigenprune.batch_size, 8);
   EXPECT_EQ(g.eigenprune.eval_batch_size, 8);
-  EXPECT_EQ(g.eigenprune.dtype, "fp32");
-  EXPECT_EQ(g.eigenprune.device, "cpu");
-  EXPECT_EQ(g.eigenprune.svd, "auto");
+  EXPECT_EQ(ep::name_of(g.eigenprune.dtype), "fp32");
+  EXPECT_EQ(ep::name_of(g.eigenprune.device), "cpu");
+  EXPECT_EQ(ep::name_of(g.eigenprune.svd), "auto");
 }
 
 struct BadGrid {
@@ -233,7 +233,7 @@ p = [0.1]
 TEST(Grid, DescribeChangesWithSettingsThatChangeResults) {
   Grid a = ep::grid::load(kGrids / "minimal.toml");
   Grid b = a;
-  b.eigenprune.svd = "lapack";
+  b.eigenprune.svd = ep::SvdRoute::Lapack;
   EXPECT_NE(ep::grid::describe(a.eigenprune), ep::grid::describe(b.eigenprune));
   b = a;
   b.tasks[0].split.seed = 1;

@@ -1,8 +1,11 @@
 // `eprunner report`: the table from a results file written here, as Markdown and
-// CSV, through the functions and through the binary.
+// CSV, through the functions and through the binary. The Markdown rules are those of
+// docs/analysis.md ("The accuracy-by-p table"); tests/cli/analysis.sh checks that
+// analysis/report.py prints the same bytes.
 #include <unistd.h>
 
 #include <array>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -58,8 +61,11 @@ fs::path write_results(const fs::path& dir) {
   failed.model = "gpt2";
   failed.task = "cb";
   failed.name = "gpt2__cb";
-  failed.status = "error";
-  failed.error = "CB/val.jsonl: no such file";
+  failed.status = CellStatus::Error;
+  failed.error = "CB/val.jsonl:\n  no such file";
+  PrunedResult partial;  // a p no finished cell has: not a column
+  partial.p = 0.5;
+  failed.pruned.push_back(partial);
   w->write_cell(failed);
   return file;
 }
@@ -94,22 +100,66 @@ TEST_F(Report, MarkdownMarksTheBestOfEachRow) {
   // Ties are all bold.
   EXPECT_NE(md.find("| gpt2 | int-mult | full-vocab | 13.75 | 13.75 | **15.00** | **15.00** | **15.00** |"),
             std::string::npos) << md;
-  EXPECT_NE(md.find("| gpt2 | cb | - | error |"), std::string::npos) << md;
-  EXPECT_NE(md.find("gpt2 x cb: CB/val.jsonl: no such file"), std::string::npos) << md;
+  // Error cells are not rows (and their p no column); they are listed below, on one line each.
+  EXPECT_EQ(md.find("| gpt2 | cb |"), std::string::npos) << md;
+  EXPECT_EQ(md.find("p=0.5"), std::string::npos) << md;
+  EXPECT_NE(md.find("\nCells that failed:\n- gpt2 x cb: CB/val.jsonl: no such file\n"), std::string::npos) << md;
+  EXPECT_EQ(md.rfind("Accuracy (%) on the test split; the best of each row in bold.\n\n| model |", 0), 0u) << md;
+}
+
+TEST(ReportMarkdown, RowsWithoutAMeasuredValueAreLeftOut) {
+  ReportTable t;
+  t.split = "validation";
+  t.ps = {0.05};
+  ReportRow measured{"m", "with", "choices", CellStatus::Done, "", ReportValue{0.5}, {ReportValue{0.25}}};
+  ReportRow none{"m", "without", "", CellStatus::Done, "", std::nullopt, {std::nullopt}};
+  ReportRow gap{"m", "gap", "", CellStatus::Done, "", std::nullopt, {ReportValue{0.125}}};
+  ReportRow failed{"m", "err", "", CellStatus::Error, "", std::nullopt, {std::nullopt}};
+  t.rows = {measured, none, gap, failed};
+  EXPECT_EQ(format_markdown(t),
+            "Accuracy (%) on the validation split; the best of each row in bold.\n\n"
+            "| model | task | metric | base | p=0.05 |\n"
+            "|---|---|---|---:|---:|\n"
+            "| m | with | choices | **50.00** | 25.00 |\n"
+            "| m | gap | - | - | **12.50** |\n"
+            "\nCells that failed:\n"
+            "- m x err: (no message)\n");
+}
+
+TEST(ReportMarkdown, PLabelIsTheShortestRoundTrip) {
+  // analysis/text.py p_label prints the same (Python's repr without a trailing ".0").
+  EXPECT_EQ(p_label(0.05), "0.05");
+  EXPECT_EQ(p_label(0.3), "0.3");
+  EXPECT_EQ(p_label(1e-05), "1e-05");
+  EXPECT_EQ(p_label(0.0001), "0.0001");
+  EXPECT_EQ(p_label(1.0), "1");
+  EXPECT_EQ(p_label(0.1 + 0.2), "0.30000000000000004");
+}
+
+TEST(ReportCsv, MacroF1IsTheLastColumnEmptyWhereNaN) {
+  ReportTable t;
+  t.ps = {0.1};
+  t.rows = {{"m", "cb", "choices", CellStatus::Done, "", ReportValue{0.5, 0.375}, {ReportValue{0.75, 0.625}}},
+            {"m", "int-sum", "full-vocab", CellStatus::Done, "", ReportValue{0.25}, {std::nullopt}}};
+  EXPECT_EQ(format_csv(t),
+            "model,task,p,metric,accuracy,macro_f1\n"
+            "m,cb,0,choices,0.5,0.375\n"
+            "m,cb,0.1,choices,0.75,0.625\n"
+            "m,int-sum,0,full-vocab,0.25,\n");
 }
 
 TEST_F(Report, CsvHasOneRowPerModelTaskAndP) {
   const std::string csv = format_csv(load_report(*open_results_reader(file_), "test"));
-  EXPECT_EQ(csv.rfind("model,task,p,metric,accuracy\n", 0), 0u) << csv;
-  EXPECT_NE(csv.find("\nphi-2,int-sum,0,full-vocab,0.0145\n"), std::string::npos) << csv;
-  EXPECT_NE(csv.find("\nphi-2,int-mult,0.05,full-vocab,0.975\n"), std::string::npos) << csv;
+  EXPECT_EQ(csv.rfind("model,task,p,metric,accuracy,macro_f1\n", 0), 0u) << csv;
+  EXPECT_NE(csv.find("\nphi-2,int-sum,0,full-vocab,0.0145,\n"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("\nphi-2,int-mult,0.05,full-vocab,0.975,\n"), std::string::npos) << csv;
   EXPECT_EQ(csv.find("gpt2,cb"), std::string::npos) << "error cells have no accuracy to list";
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 1 + 3 * 5);
 }
 
 TEST_F(Report, ValidationSplit) {
   const std::string csv = format_csv(load_report(*open_results_reader(file_), "validation"));
-  EXPECT_NE(csv.find("\nphi-2,int-mult,0.05,full-vocab,0.4875\n"), std::string::npos) << csv;
+  EXPECT_NE(csv.find("\nphi-2,int-mult,0.05,full-vocab,0.4875,\n"), std::string::npos) << csv;
 }
 
 TEST_F(Report, CommandLine) {

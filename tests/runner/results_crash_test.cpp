@@ -90,7 +90,7 @@ TEST(ResultsCrash, KilledWriterLosesNoFinishedCell) {
     ASSERT_GE(static_cast<int>(cells.size()), want) << "round " << round;
     ASSERT_LE(static_cast<int>(cells.size()), want + 1) << "round " << round;
     for (const auto& c : cells) {
-      ASSERT_EQ(c.status, "done");
+      ASSERT_EQ(c.status, CellStatus::Done);
       EXPECT_EQ(cell_difference(reader->read_cell(c.name), sample_cell(c.index, true)), "") << c.name;
     }
     std::printf("round %d: killed after %d finished cells; the file lists %zu\n", round, want, cells.size());

@@ -48,7 +48,7 @@ TEST_F(ResultsH5, CellsRoundTrip) {
   ASSERT_EQ(cells.size(), 2u);
   EXPECT_EQ(cells[0].name, sample_cell(0).name);
   EXPECT_EQ(cells[1].name, sample_cell(3).name);
-  EXPECT_EQ(cells[1].status, "done");
+  EXPECT_EQ(cells[1].status, CellStatus::Done);
   EXPECT_EQ(cell_difference(r->read_cell(cells[0].name), sample_cell(0)), "");
   EXPECT_EQ(cell_difference(r->read_cell(cells[1].name), sample_cell(3, true)), "");
   EXPECT_FALSE(fs::exists(dir_ / "results.h5.tmp"));
@@ -84,7 +84,7 @@ TEST_F(ResultsH5, ErrorCellsAreNotFinishedAndGetReplaced) {
   failed.model = "m";
   failed.task = "t";
   failed.fingerprint = "f";
-  failed.status = "error";
+  failed.status = CellStatus::Error;
   failed.error = "out of memory";
   {
     auto w = open_results_h5(file, sample_provenance(), false);
@@ -96,7 +96,7 @@ TEST_F(ResultsH5, ErrorCellsAreNotFinishedAndGetReplaced) {
   EXPECT_EQ(finished.count(sample_cell(0).name), 1u);
   EXPECT_EQ(open_results_reader(file)->read_cell("m__t").error, "out of memory");
 
-  failed.status = "done";
+  failed.status = CellStatus::Done;
   failed.error = "";
   {
     auto w = open_results_h5(file, sample_provenance(), false);  // a resumed run
@@ -104,7 +104,7 @@ TEST_F(ResultsH5, ErrorCellsAreNotFinishedAndGetReplaced) {
   }
   auto r = open_results_reader(file);
   EXPECT_EQ(r->finished().size(), 2u);
-  EXPECT_EQ(r->read_cell("m__t").status, "done");
+  EXPECT_EQ(r->read_cell("m__t").status, CellStatus::Done);
   EXPECT_EQ(r->read_cell("m__t").error, "");
 }
 

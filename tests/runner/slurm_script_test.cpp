@@ -1,20 +1,26 @@
 // The sbatch scripts `eprunner slurm` writes (slurm/sbatch.h): the directives for GPU
-// and CPU layouts, both launchers, array + merge mode, the option checks, and that
-// every script is valid bash. tests/cli/slurm.sh runs them on a real (local) Slurm.
+// and CPU layouts, both launchers, array + merge mode, the option checks, that every
+// script is valid bash and that shellcheck finds nothing in any variant; and the
+// placeholder rules of the templates they come from (slurm/text_template.h).
+// tests/cli/slurm.sh runs them on a real (local) Slurm.
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
 #include "core/util/error.h"
-#include "runner/commands.h"
+#include "core/util/exit_codes.h"
 #include "runner/grid.h"
 #include "slurm/sbatch.h"
+#include "slurm/text_template.h"
 
 namespace fs = std::filesystem;
 using ep::slurm::JobOptions;
@@ -55,6 +61,16 @@ bool bash_parses(const std::string& script) {
   return rc == 0;
 }
 
+// Runs `command` through the shell: its exit status and its stdout + stderr.
+std::pair<int, std::string> run_capture(const std::string& command) {
+  std::string out;
+  FILE* p = ::popen((command + " 2>&1").c_str(), "r");
+  if (!p) return {-1, "popen failed"};
+  char buf[4096];
+  for (size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+  return {::pclose(p), out};
+}
+
 std::string error_of(const std::function<void()>& f) {
   try {
     f();
@@ -65,10 +81,6 @@ std::string error_of(const std::function<void()>& f) {
 }
 
 }  // namespace
-
-TEST(SlurmScript, ExitCodeMatchesTheRunner) {
-  static_assert(ep::slurm::kRunExitInterrupted == ep::cli::kExitInterrupted);
-}
 
 TEST(SlurmScript, GpuJobTwoNodesFourGpus) {
   const auto g = make_grid("device = \"cuda\"", "ranks_per_cell = 2");
@@ -95,7 +107,8 @@ TEST(SlurmScript, GpuJobTwoNodesFourGpus) {
   EXPECT_HAS(s, "GRACE=240 ");
   EXPECT_HAS(s, "trap on_usr1 USR1\n");
   EXPECT_HAS(s, "kill -USR1 \"$step\"");
-  EXPECT_HAS(s, "  75) requeue ");
+  EXPECT_HAS(s, "  " + std::to_string(ep::kExitInterrupted) + ") requeue ");  // 75
+  EXPECT_HAS(s, "    exit " + std::to_string(ep::kExitInterrupted) + "\n");
   EXPECT_HAS(s, "scontrol requeue \"$SLURM_JOB_ID\"");
   EXPECT_HAS(s, "8 ranks, one per GPU; 4 groups of 2 (ranks_per_cell 2)");
   EXPECT_LACKS(s, "mpirun");
@@ -169,6 +182,7 @@ TEST(SlurmScript, ArrayAndMerge) {
   EXPECT_HAS(s, "CELL=$SLURM_ARRAY_TASK_ID\n");
   EXPECT_HAS(s, "CELLS='/proj/grids/res/results.slurm/cells'\n");
   EXPECT_HAS(s, "run \"$GRID\" --cell \"$CELL\" --out \"$CELLS/cell_$CELL.h5\"");
+  EXPECT_LACKS(s, "RESULTS=");  // the merge job writes the results file, not a task
   EXPECT_TRUE(bash_parses(s));
   EXPECT_EQ(ep::slurm::cell_file(o, 5), fs::path("/proj/grids/res/results.slurm/cells/cell_5.h5"));
   EXPECT_TRUE(has(error_of([&] { ep::slurm::array_job_script(g, o, {6}); }), "cells 0..5"));
@@ -219,4 +233,88 @@ TEST(SlurmScript, PathsAreQuoted) {
   EXPECT_TRUE(bash_parses(s));
   o.log_dir = "/proj/with space/logs";
   EXPECT_TRUE(has(error_of([&] { ep::slurm::grid_job_script(make_grid(), o); }), "white space"));
+}
+
+// shellcheck (Debian: apt-get install shellcheck; scripts/setup installs it) on every
+// shape of script: one job / array / merge, srun / mpirun, CPU / GPU, one node / two,
+// with and without the optional directives, no requeue allowed, quoted paths. Any
+// finding, style notes included, fails; a deliberate pattern gets a
+// `# shellcheck disable=SCxxxx` with its reason in the template.
+TEST(SlurmScript, ShellcheckFindsNothing) {
+  if (std::system("command -v shellcheck > /dev/null 2>&1") != 0)
+    GTEST_SKIP() << "shellcheck is not installed (Debian: apt-get install shellcheck; scripts/setup installs it)";
+  std::vector<std::pair<std::string, std::string>> scripts;  // (file name, text)
+  for (const auto launcher : {ep::slurm::Launcher::Srun, ep::slurm::Launcher::Mpirun})
+    for (const bool cuda : {false, true})
+      for (const int nodes : {1, 2}) {
+        const auto g = cuda ? make_grid("device = \"cuda\"", "ranks_per_cell = 2") : make_grid();
+        JobOptions o = options();
+        o.launcher = launcher;
+        o.nodes = nodes;
+        if (nodes > 1) {  // the optional directives too
+          o.time = "1-00:00:00";
+          o.partition = "batch";
+          o.account = "proj42";
+          o.max_parallel = 3;
+          o.gpus_per_node = cuda ? 4 : -1;
+        }
+        const std::string name = std::string(launcher == ep::slurm::Launcher::Srun ? "srun" : "mpirun") +
+                                 (cuda ? "-cuda-" : "-cpu-") + std::to_string(nodes) + "nodes";
+        scripts.emplace_back("run-" + name + ".sh", ep::slurm::grid_job_script(g, o));
+        scripts.emplace_back("cells-" + name + ".sh", ep::slurm::array_job_script(g, o, {0, 2, 3, 5}));
+        scripts.emplace_back("merge-" + name + ".sh", ep::slurm::merge_job_script(g, o));
+      }
+  JobOptions no_requeue = options();
+  no_requeue.max_requeues = 0;
+  no_requeue.signal_seconds = 100000;  // GRACE and MAX_REQUEUES wider than their padding
+  scripts.emplace_back("run-no-requeue.sh", ep::slurm::grid_job_script(make_grid(), no_requeue));
+  scripts.emplace_back("cells-no-requeue.sh", ep::slurm::array_job_script(make_grid(), no_requeue, {1}));
+  JobOptions quoted = options();
+  quoted.grid = "/proj/it's here/paper.toml";
+  quoted.cell_dir = "/proj/cells \"A\"";
+  scripts.emplace_back("run-quoted.sh", ep::slurm::grid_job_script(make_grid(), quoted));
+  scripts.emplace_back("cells-quoted.sh", ep::slurm::array_job_script(make_grid(), quoted, {4}));
+  scripts.emplace_back("merge-quoted.sh", ep::slurm::merge_job_script(make_grid(), quoted));
+
+  const fs::path dir = fs::temp_directory_path() / ("ep_slurm_shellcheck_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::string files;
+  for (const auto& [name, text] : scripts) {
+    std::ofstream(dir / name) << text;
+    files += " '" + (dir / name).string() + "'";
+  }
+  // One run for all (shellcheck starts slowly); --norc: no user or project config.
+  const auto [rc, out] = run_capture("shellcheck --norc --format=gcc" + files);
+  fs::remove_all(dir);
+  EXPECT_EQ(rc, 0) << "shellcheck on " << scripts.size() << " scripts:\n" << out;
+}
+
+namespace {
+
+ep::slurm::TextTemplate text(std::string_view t) { return {"test.sh.in", t}; }
+
+}  // namespace
+
+TEST(SlurmTemplate, InlineAndBlockPlaceholders) {
+  using ep::slurm::render;
+  EXPECT_EQ(render(text("a=@A@ b=@B_2@\n"), {{"A", "1"}, {"B_2", "x y"}}), "a=1 b=x y\n");
+  // A line that is just @NAME@ takes whole lines, or vanishes for an empty value.
+  EXPECT_EQ(render(text("1\n@BLOCK@\n2\n"), {{"BLOCK", "x\ny\n"}}), "1\nx\ny\n2\n");
+  EXPECT_EQ(render(text("1\n@BLOCK@\n2\n"), {{"BLOCK", ""}}), "1\n2\n");
+  // '@' not followed by a capital is text; values are not scanned again.
+  EXPECT_EQ(render(text("USR1@@S@ a@b @ x@1 %@\n"), {{"S", "300"}}), "USR1@300 a@b @ x@1 %@\n");
+  EXPECT_EQ(render(text("@A@\n"), {{"A", "@A@\n"}}), "@A@\n");
+  EXPECT_EQ(render(text(""), {}), "");
+}
+
+TEST(SlurmTemplate, MistakesAreErrors) {
+  using ep::slurm::render;
+  EXPECT_TRUE(has(error_of([] { render(text("ok\nx=@MISSING@\n"), {}); }),
+                  "test.sh.in:2: placeholder @MISSING@ has no value"));
+  EXPECT_TRUE(has(error_of([] { render(text("x\n"), {{"UNUSED", "1"}}); }),
+                  "@UNUSED@, which the template does not have"));
+  EXPECT_TRUE(has(error_of([] { render(text("x=@OPEN\n"), {{"OPEN", "1"}}); }), "'@OPEN' does not close"));
+  EXPECT_TRUE(has(error_of([] { render(text("x=@A@\n"), {{"A", "1\n2"}}); }), "@A@ is inline"));
+  EXPECT_TRUE(has(error_of([] { render(text("@A@\n"), {{"A", "no newline"}}); }), "whole lines"));
+  EXPECT_TRUE(has(error_of([] { render(text("x"), {}); }), "does not end with a newline"));
 }
