@@ -104,7 +104,7 @@ void run_slurm(SlurmArgs& a) {
   grid::Grid g = grid::load(a.grid);
   if (!a.out.empty()) g.output = fs::absolute(a.out);
   slurm::JobOptions& o = a.job;
-  o.launcher = a.launcher == "mpirun" ? slurm::Launcher::Mpirun : slurm::Launcher::Srun;
+  o.launcher = parse_name<slurm::Launcher>(a.launcher, "--launcher");
   o.eprunner = a.eprunner.empty() ? this_executable() : fs::absolute(a.eprunner);
   o.grid = fs::absolute(g.source);
   o.results = fs::absolute(g.output);
@@ -197,7 +197,7 @@ void add_slurm_command(CLI::App& app) {
   cmd->add_option("--account", o.account, "account to charge");
   cmd->add_option("--job-name", o.job_name, "job name (default ep-<grid file name>)");
   cmd->add_option("--launcher", a->launcher, "how ranks start: srun (srun --mpi=pmix, default) or mpirun")
-      ->check(CLI::IsMember({"srun", "mpirun"}));
+      ->check([](const std::string& s) { return find_name<slurm::Launcher>(s) ? "" : "expected one of: " + known_names<slurm::Launcher>(); });
   cmd->add_option("--signal-before", o.signal_seconds,
                   "seconds before the time limit at which eprunner is told to stop and the job requeues (default 300)");
   cmd->add_option("--max-requeues", o.max_requeues, "stop requeueing after this many restarts (default 20)");

@@ -36,6 +36,8 @@
 namespace ep::slurm {
 
 enum class Launcher { Srun, Mpirun };
+inline constexpr Named<Launcher> kLauncherNames[] = {{Launcher::Srun, "srun"}, {Launcher::Mpirun, "mpirun"}};
+constexpr const auto& names(Launcher) { return kLauncherNames; }
 
 // What `eprunner slurm` was asked for. Negative numbers mean "choose from the grid"
 // (see plan_layout).

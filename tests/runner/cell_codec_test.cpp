@@ -29,3 +29,45 @@ TEST(CellCodec, DamagedMessagesAreErrors) {
   bytes[0] ^= 0xff;
   EXPECT_THROW(decode_cell(bytes), ep::Error);
 }
+
+TEST(CellCodec, EvaluationOutcomesRoundTrip) {
+  ep::ExampleOutcomes o;
+  o.rows = {1, 4, 7};
+  o.correct = {1, 0, 1};
+  o.choice_correct = {1, 1, 0};
+  o.predicted = {50256, 3, -1};
+  o.choice_predicted = {0, 2, -1};
+  o.loglik_choice = {1, 0, 2};
+  o.loss = {0.5, 1e-9, 3.25};
+  const ep::ExampleOutcomes back = decode_outcomes(encode_outcomes(o));
+  EXPECT_EQ(back.rows, o.rows);
+  EXPECT_EQ(back.correct, o.correct);
+  EXPECT_EQ(back.choice_correct, o.choice_correct);
+  EXPECT_EQ(back.predicted, o.predicted);
+  EXPECT_EQ(back.choice_predicted, o.choice_predicted);
+  EXPECT_EQ(back.loglik_choice, o.loglik_choice);
+  EXPECT_EQ(back.loss, o.loss);
+  EXPECT_TRUE(decode_outcomes(encode_outcomes({})).rows.empty());  // a rank with no examples
+}
+
+// Every cut of a message is an error naming the message, never a crash (runs under ASan).
+TEST(CellCodec, EveryTruncationIsAnError) {
+  const auto cell = encode_cell(ep::runner::samples::sample_cell(2));
+  for (size_t cut = 0; cut < cell.size(); ++cut) {
+    const std::vector<uint8_t> part(cell.begin(), cell.begin() + static_cast<std::ptrdiff_t>(cut));
+    EXPECT_THROW(decode_cell(part), ep::Error) << "cut at " << cut;
+  }
+  ep::ExampleOutcomes o;
+  o.rows = {0, 1};
+  o.loss = {1.0, 2.0};
+  const auto outcomes = encode_outcomes(o);
+  for (size_t cut = 0; cut < outcomes.size(); ++cut) {
+    const std::vector<uint8_t> part(outcomes.begin(), outcomes.begin() + static_cast<std::ptrdiff_t>(cut));
+    try {
+      decode_outcomes(part);
+      ADD_FAILURE() << "cut at " << cut << " was accepted";
+    } catch (const ep::Error& e) {
+      EXPECT_NE(std::string(e.what()).find("evaluation outcomes message"), std::string::npos) << e.what();
+    }
+  }
+}

@@ -63,7 +63,8 @@ std::vector<int> run_and_count(const ep::grid::Grid& grid, bool restart, LoopSum
     EXPECT_EQ(lo, hi) << "group members ran different cells";
     if (ctx.group_rank == 0) executed[cell.index]++;
     if (g.tasks[cell.task].name == "boom") throw std::runtime_error("boom on purpose");
-    CellResult r;
+    CellResult r;  // identity left to the loop; ran_on says where the executor ran
+    r.ran_on = "cpu (mpi)";
     r.base.test.metric = "full-vocab";
     r.base.test.accuracy = cell.index / 100.0;
     r.base.test.n = 10;
@@ -119,7 +120,11 @@ TEST(CellLoop, RunsEachCellOnceAndResumes) {
           CellResult full = reader->read_cell(c.name);
           EXPECT_DOUBLE_EQ(full.base.test.accuracy, c.index / 100.0);
           EXPECT_EQ(full.pruned.size(), 2u);
-          EXPECT_NE(full.ran_on.find("group"), std::string::npos);
+          // The group (the loop's) and the device and backend (the executor's) both reach the file.
+          EXPECT_EQ(full.ran_on.rfind("group ", 0), 0u) << full.ran_on;
+          EXPECT_NE(full.ran_on.find(", cpu (mpi)"), std::string::npos) << full.ran_on;
+          EXPECT_EQ(full.name, c.name);
+          EXPECT_EQ(full.fingerprint, c.fingerprint);
         }
       }
       EXPECT_EQ(reader->provenance().world_size, ep::dist::comm_size(MPI_COMM_WORLD));

@@ -21,6 +21,7 @@ inline SplitResult sample_split(int seed, int64_t n, const std::string& metric) 
   for (auto c : s.correct) right += c;
   s.accuracy = n ? static_cast<double>(right) / static_cast<double>(n) : 0.0;
   s.loss = 1.0 + seed * 0.125;
+  if (metric == "choices") s.macro_f1 = 0.25 + seed * 0.0625;  // a classification task's; NaN otherwise
   return s;
 }
 
@@ -80,6 +81,7 @@ inline std::string split_difference(const std::string& where, const SplitResult&
   if (a.metric != b.metric) return where + ".metric";
   if (!same(a.accuracy, b.accuracy)) return where + ".accuracy";
   if (!same(a.loss, b.loss)) return where + ".loss";
+  if (!same(a.macro_f1, b.macro_f1)) return where + ".macro_f1";
   if (a.n != b.n) return where + ".n";
   if (a.predicted != b.predicted) return where + ".predicted";
   if (a.correct != b.correct) return where + ".correct";
