@@ -2,6 +2,8 @@
 // and vectors as a u64 length then their bytes (distributed/bytes.h).
 #include "runner/cell_codec.h"
 
+#include <type_traits>
+
 #include "core/util/error.h"
 #include "distributed/bytes.h"
 
@@ -131,16 +133,24 @@ CellResult decode_cell(const std::vector<uint8_t>& bytes) {
   return c;
 }
 
+namespace {
+// ExampleOutcomes' vectors in wire order, for encoding and decoding alike.
+template <class Outcomes, class Fn>
+void for_each_vector(Outcomes& o, Fn&& fn) {
+  fn(o.rows);
+  fn(o.correct);
+  fn(o.choice_correct);
+  fn(o.predicted);
+  fn(o.choice_predicted);
+  fn(o.loglik_choice);
+  fn(o.loss);
+}
+}  // namespace
+
 std::vector<uint8_t> encode_outcomes(const ExampleOutcomes& o) {
   Writer w;
   w.pod(kOutcomesMagic);
-  w.vec(o.rows);
-  w.vec(o.correct);
-  w.vec(o.choice_correct);
-  w.vec(o.predicted);
-  w.vec(o.choice_predicted);
-  w.vec(o.loglik_choice);
-  w.vec(o.loss);
+  for_each_vector(o, [&](const auto& v) { w.vec(v); });
   return std::move(w.bytes);
 }
 
@@ -148,13 +158,7 @@ ExampleOutcomes decode_outcomes(const std::vector<uint8_t>& bytes) {
   Reader r(bytes, "evaluation outcomes message");
   EP_CHECK(r.pod<uint32_t>() == kOutcomesMagic, "evaluation outcomes message: bad magic");
   ExampleOutcomes o;
-  o.rows = r.vec<int64_t>();
-  o.correct = r.vec<uint8_t>();
-  o.choice_correct = r.vec<uint8_t>();
-  o.predicted = r.vec<int64_t>();
-  o.choice_predicted = r.vec<int64_t>();
-  o.loglik_choice = r.vec<int64_t>();
-  o.loss = r.vec<double>();
+  for_each_vector(o, [&](auto& v) { v = r.vec<typename std::decay_t<decltype(v)>::value_type>(); });
   EP_CHECK(r.done(), "evaluation outcomes message: trailing bytes");
   return o;
 }

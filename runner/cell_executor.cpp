@@ -18,6 +18,7 @@
 #include <torch/torch.h>
 
 #include "core/model/causal_lm.h"
+#include "core/model/memory_estimate.h"
 #include "core/prune/batching.h"
 #include "core/prune/decompose.h"
 #include "core/prune/evaluate.h"
@@ -175,6 +176,7 @@ class Executor {
     CellResult res;
     dist::agree_on_failure(comm, [&] {
       const torch::Device device = dist::rank_device(g.eigenprune.uses_cuda(), ctx.world, g.layout.gpus_per_node);
+      dist::make_current(device);  // before any CUDA work, the communicator's included
       if (!comm.connected()) comm.connect([&] { return dist::make_communicator(ctx.group, device); });
       res = run(g, cell, ctx, device, comm);
     });
@@ -233,6 +235,7 @@ class Executor {
     sopts.reduce = ep.position_reduction;
     sopts.pairs = ep.pairs;
     sopts.positions = longest_teacher_forced_input(task.train_eval.prompts, task.train_eval.answers);
+    sopts.micro_batch_tokens = scoring_token_budget(ep, model, sopts.positions, device, cell);
     const Scorer scorer(decs, sopts);
     ScoreState state = scorer.make_state(device);
     const auto batches = make_scoring_batches(static_cast<int64_t>(task.train_eval.prompts.size()), ep.batch_size, g.seed);
@@ -293,6 +296,19 @@ class Executor {
     spdlog::info("cell {}: base test accuracy {:.4f}; done in {:.1f} s", cell.name, res.base.test.accuracy,
                  res.timings["total"]);
     return res;
+  }
+
+  // The grid's micro_batch_tokens, or what the device's free memory holds (0: whole batches).
+  static int64_t scoring_token_budget(const grid::EigenpruneSpec& ep, const CausalLM& model, int64_t T,
+                                      const torch::Device& device, const Cell& cell) {
+    if (ep.micro_batch_tokens > 0) return ep.micro_batch_tokens;
+    const int64_t elem = static_cast<int64_t>(c10::elementSize(scalar_type(ep.dtype)));
+    const int64_t tokens = micro_batch_tokens_for(model.config(), ep.matrices, ep.batch_size, T, elem,
+                                                  dist::free_memory_bytes(device));
+    if (tokens > 0)
+      spdlog::info("cell {}: scoring in micro-batches of {} tokens (batch {} x {} positions does not fit {})",
+                   cell.name, tokens, ep.batch_size, T, device.str());
+    return tokens;
   }
 
   static void count_examples(CellResult& res, const GroupContext& ctx, int64_t n) {

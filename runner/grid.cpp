@@ -202,6 +202,7 @@ EigenpruneSpec read_eigenprune(TomlTable t) {
                                    e.batch_size - 1));
   if (auto b = t.opt_integer("eval_batch_size")) e.eval_batch_size = positive(t, "eval_batch_size", b);
   if (e.eval_batch_size == 0) e.eval_batch_size = e.batch_size;
+  if (auto m = t.opt_integer("micro_batch_tokens")) e.micro_batch_tokens = positive(t, "micro_batch_tokens", m);
   e.dtype = t.choice("dtype", e.dtype);
   e.device = t.choice("device", e.device);
   e.svd = t.choice("svd", e.svd);
@@ -291,7 +292,8 @@ std::string describe(const TaskSpec& t) {
 }
 
 std::string describe(const EigenpruneSpec& e) {
-  // eval_batch_size is left out: evaluation batches do not change results.
+  // eval_batch_size and micro_batch_tokens are left out: they change how much runs at
+  // once, not the result (micro-batches: up to float32 rounding, tests/core/prune_model_test.cpp).
   return fmt::format("eigenprune matrices={} granularity={} position_reduction={} pairs={} bias={} p={} "
                      "batch_size={} dtype={} device={} svd={}",
                      join_names(e.matrices), name_of(e.granularity), name_of(e.position_reduction), e.pairs,

@@ -79,6 +79,9 @@ struct EigenpruneSpec {
   std::vector<double> p;                      // fractions frozen, each in (0, 1), ascending, unique
   int64_t batch_size = 8;                     // scoring batch; >= 2 (an example never pairs with itself)
   int64_t eval_batch_size = 0;                // evaluation batch; 0 = batch_size
+  // Padded tokens per scoring forward + backward (core/prune/score.h micro-batches);
+  // 0 = as many as the device's free memory holds (core/model/memory_estimate.h).
+  int64_t micro_batch_tokens = 0;
   ComputeDtype dtype = ComputeDtype::F32;
   DeviceKind device = DeviceKind::Cpu;
   SvdRoute svd = SvdRoute::Auto;

@@ -148,29 +148,40 @@ torch::Tensor Scorer::pair_deltas(size_t matrix, const torch::Tensor& x, const t
 void Scorer::accumulate(size_t matrix, const torch::Tensor& x, const torch::Tensor& g,
                         const torch::Tensor& mask, ScoreState& state) const {
   const auto& p = prepared_.at(matrix);
-  const int64_t B = x.size(0), T = x.size(1), P = state.positions();
+  const int64_t B = x.size(0), T = x.size(1);
   EP_CHECK(x.dim() == 3 && x.size(2) == p.matrix.in_features, "matrix {}: input has shape {}, expected [B, T, {}]",
            p.matrix.name(), shape_text(x), p.matrix.in_features);
   EP_CHECK(g.dim() == 3 && g.size(0) == B && g.size(1) == T && g.size(2) == p.matrix.out_features,
            "matrix {}: gradient has shape {}, expected [{}, {}, {}]", p.matrix.name(), shape_text(g), B,
            T, p.matrix.out_features);
-  EP_CHECK(T <= P, "a batch of {} positions does not fit the scoring state's {} positions", T, P);
-  auto m = real_mask(mask, B, T, x.device());  // [B, T] bool
+  accumulate_deltas(matrix, project_output(p, g), project_input(p, x), mask, state);
+  accumulate_sums(matrix, x, mask, state);
+}
 
+void Scorer::accumulate_deltas(size_t matrix, const torch::Tensor& gu, const torch::Tensor& xv,
+                               const torch::Tensor& mask, ScoreState& state) const {
+  const auto& p = prepared_.at(matrix);
+  const int64_t B = xv.size(0), T = xv.size(1);
+  EP_CHECK(T <= state.positions(), "a batch of {} positions does not fit the scoring state's {} positions", T,
+           state.positions());
+  auto m = real_mask(mask, B, T, xv.device());  // [B, T] bool
   // ΔL: the running max over examples and partners.
   const int64_t partners = std::min<int64_t>(opts_.pairs, B - 1);
-  if (partners > 0) {
-    auto gu = project_output(p, g);  // [B, T, nb, r]
-    auto xv = project_input(p, x);   // [B, T, nb, r]
-    torch::Tensor best;              // [nb, r]
-    for (int64_t k = 1; k <= partners; ++k) {
-      auto d = deltas(p, gu, xv, m, k).amax(0);
-      best = best.defined() ? at::maximum(best, d) : d;
-    }
-    auto slot = state.max_delta().narrow(0, p.offset, best.numel());
-    slot.copy_(at::maximum(slot, best.reshape({-1}).to(slot.options())));
+  if (partners <= 0) return;
+  torch::Tensor best;  // [nb, r]
+  for (int64_t k = 1; k <= partners; ++k) {
+    auto d = deltas(p, gu, xv, m, k).amax(0);
+    best = best.defined() ? at::maximum(best, d) : d;
   }
+  auto slot = state.max_delta().narrow(0, p.offset, best.numel());
+  slot.copy_(at::maximum(slot, best.reshape({-1}).to(slot.options())));
+}
 
+void Scorer::accumulate_sums(size_t matrix, const torch::Tensor& x, const torch::Tensor& mask,
+                             ScoreState& state) const {
+  const int64_t B = x.size(0), T = x.size(1), P = state.positions();
+  EP_CHECK(T <= P, "a batch of {} positions does not fit the scoring state's {} positions", T, P);
+  auto m = real_mask(mask, B, T, x.device());
   // Per-position activation sums, aligned to the end, in float64; pads excluded.
   auto xs = (x.to(at::kDouble) * m.unsqueeze(-1).to(at::kDouble)).sum(0);  // [T, in]
   state.x_sum(matrix).narrow(0, P - T, T).add_(xs.to(state.sums().device()));
@@ -183,9 +194,7 @@ void Scorer::accumulate_counts(const torch::Tensor& mask, ScoreState& state) con
   state.counts().narrow(0, P - T, T).add_(c.to(state.sums().device()));
 }
 
-void Scorer::score_batch(CausalLM& model, const Batch& batch, const torch::Tensor& targets,
-                         ScoreState& state) const {
-  const int64_t B = batch.input_ids.size(0), T = batch.input_ids.size(1);
+Scorer::Captured Scorer::forward_backward(CausalLM& model, const Batch& batch, const torch::Tensor& targets) const {
   // Left padding (a real last token in every row) is checked by forward(Last).
   at::AutoGradMode grad_on(true);
   Taps taps;
@@ -200,14 +209,63 @@ void Scorer::score_batch(CausalLM& model, const Batch& batch, const torch::Tenso
   EP_CHECK(taps.inputs.size() == prepared_.size() && grads.size() == prepared_.size(),
            "model recorded {} inputs and {} gradients for {} matrices", taps.inputs.size(),
            grads.size(), prepared_.size());
-  at::NoGradGuard no_grad;
-  auto mask = batch.attention_mask.defined() ? batch.attention_mask : at::ones({B, T}, at::kLong);
-  accumulate_counts(mask, state);
+  Captured c;
   for (size_t i = 0; i < prepared_.size(); ++i) {
+    c.x.push_back(taps.inputs[i].detach());
     // A matrix that does not reach the loss has zero gradient.
-    auto g = grads[i].defined() ? grads[i] : at::zeros_like(taps.probes[i]);
-    accumulate(i, taps.inputs[i].detach(), g, batch.attention_mask, state);
+    c.g.push_back(grads[i].defined() ? grads[i] : at::zeros_like(taps.probes[i]));
   }
+  return c;
+}
+
+int64_t micro_batch_rows(const ScoreOptions& opts, int64_t B, int64_t T) {
+  int64_t rows = B;
+  if (opts.micro_batch > 0) rows = std::min(rows, opts.micro_batch);
+  if (opts.micro_batch_tokens > 0) rows = std::min(rows, opts.micro_batch_tokens / std::max<int64_t>(T, 1));
+  return std::max<int64_t>(rows, 1);
+}
+
+namespace {
+// Rows [start, start + n) of a batch (same T, same padding).
+Batch rows_of(const Batch& b, int64_t start, int64_t n) {
+  Batch r;
+  r.input_ids = b.input_ids.narrow(0, start, n);
+  if (b.attention_mask.defined()) r.attention_mask = b.attention_mask.narrow(0, start, n);
+  if (b.position_ids.defined()) r.position_ids = b.position_ids.narrow(0, start, n);
+  return r;
+}
+}  // namespace
+
+void Scorer::score_batch(CausalLM& model, const Batch& batch, const torch::Tensor& targets,
+                         ScoreState& state) const {
+  const int64_t B = batch.input_ids.size(0), T = batch.input_ids.size(1);
+  const int64_t micro = micro_batch_rows(opts_, B, T);
+  {
+    at::NoGradGuard no_grad;
+    accumulate_counts(batch.attention_mask.defined() ? batch.attention_mask : at::ones({B, T}, at::kLong), state);
+  }
+  if (micro == B) {  // one graph for the batch
+    const Captured c = forward_backward(model, batch, targets);
+    at::NoGradGuard no_grad;
+    for (size_t i = 0; i < prepared_.size(); ++i) accumulate(i, c.x[i], c.g[i], batch.attention_mask, state);
+    return;
+  }
+  // Micro-batches: keep every row's projections, score the pairs once all rows are in.
+  std::vector<std::vector<torch::Tensor>> gu(prepared_.size()), xv(prepared_.size());
+  for (int64_t start = 0; start < B; start += micro) {
+    const int64_t n = std::min(micro, B - start);
+    const Batch part = rows_of(batch, start, n);
+    const Captured c = forward_backward(model, part, targets.narrow(0, start, n));
+    at::NoGradGuard no_grad;
+    for (size_t i = 0; i < prepared_.size(); ++i) {
+      gu[i].push_back(project_output(prepared_[i], c.g[i]));
+      xv[i].push_back(project_input(prepared_[i], c.x[i]));
+      accumulate_sums(i, c.x[i], part.attention_mask, state);
+    }
+  }
+  at::NoGradGuard no_grad;
+  for (size_t i = 0; i < prepared_.size(); ++i)
+    accumulate_deltas(i, at::cat(gu[i]), at::cat(xv[i]), batch.attention_mask, state);
 }
 
 void score_examples(CausalLM& model, const Scorer& scorer,

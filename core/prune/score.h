@@ -40,7 +40,18 @@ struct ScoreOptions {
   // P: rows of the per-position activation sums, aligned to the END of the prompt
   // (row P-1 = last position). Every scored batch must have T <= P.
   int64_t positions = 0;
+  // Micro-batches: at most this many rows (micro_batch) and padded tokens
+  // (micro_batch_tokens) per forward + backward; 0 = no limit; at least one row.
+  // Scoring keeps the autograd graph of what it runs at once; micro-batches keep one
+  // micro-batch's graph, plus every row's projected input and gradient ([B, T, nb, r]
+  // per matrix) until the batch's pairs are scored. Partners still come from the
+  // whole batch: the scores are the unsplit batch's, whatever the micro-batch size.
+  int64_t micro_batch = 0;
+  int64_t micro_batch_tokens = 0;
 };
+
+// Rows per forward + backward for a batch of B rows padded to T positions.
+int64_t micro_batch_rows(const ScoreOptions& opts, int64_t B, int64_t T);
 
 // The state of a scoring pass: exactly mergeable (max, and float64 sums), so
 // shards scored on different processes combine into the same state as one pass.
@@ -95,6 +106,12 @@ class Scorer {
   // g [B, T, out] dL/d(output), mask [B, T] (1 = real token; undefined = all real).
   void accumulate(size_t matrix, const torch::Tensor& x, const torch::Tensor& g,
                   const torch::Tensor& mask, ScoreState& state) const;
+  // accumulate() in its two halves: ΔL from the projections gu = project(g) and
+  // xv = project(x) [B, T, nb, r] of a whole batch, and the per-position sums of x
+  // (any rows of a batch padded to the same T).
+  void accumulate_deltas(size_t matrix, const torch::Tensor& gu, const torch::Tensor& xv,
+                         const torch::Tensor& mask, ScoreState& state) const;
+  void accumulate_sums(size_t matrix, const torch::Tensor& x, const torch::Tensor& mask, ScoreState& state) const;
   // Adds the batch's real-token counts per position (once per batch); mask [B, T].
   void accumulate_counts(const torch::Tensor& mask, ScoreState& state) const;
 
@@ -117,6 +134,11 @@ class Scorer {
   torch::Tensor project_output(const Prepared& p, const torch::Tensor& g) const;  // [B, T, nb, r]
   torch::Tensor deltas(const Prepared& p, const torch::Tensor& gu, const torch::Tensor& xv,
                        const torch::Tensor& mask, int64_t shift) const;          // [B, nb, r]
+  // One forward + backward over `batch`: each matrix's input x and dL/d(output).
+  struct Captured {
+    std::vector<torch::Tensor> x, g;  // per matrix: [B, T, in], [B, T, out]
+  };
+  Captured forward_backward(CausalLM& model, const Batch& batch, const torch::Tensor& targets) const;
 
   std::vector<Prepared> prepared_;
   std::vector<int64_t> in_features_;

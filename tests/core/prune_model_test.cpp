@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <ATen/ATen.h>
+#include <fmt/format.h>
 #include <torch/csrc/autograd/autograd.h>
 
 #include <algorithm>
@@ -14,6 +15,8 @@
 #include <set>
 #include <string>
 
+#include "core/model/memory_estimate.h"
+#include "core/model/model_shape.h"
 #include "core/prune/batching.h"
 #include "core/prune/decompose.h"
 #include "core/prune/evaluate.h"
@@ -544,6 +547,101 @@ TEST(Batching, LeftPadsWithMaskAndPositionsFromTheFirstRealToken) {
   EXPECT_TRUE(at::equal(b.position_ids, at::tensor({0, 0, 0, 0, 1, 2, 0, 0, 1}, at::kLong).view({3, 3})));
   EXPECT_TRUE(at::equal(gather_targets({10, 11, 12}, {2, 0}, torch::kCPU), at::tensor({12, 10}, at::kLong)));
   EXPECT_ANY_THROW(left_padded_batch({{}}, {0}, 0, torch::kCPU));
+}
+
+
+// ---- micro-batches ------------------------------------------------------------------
+
+// Scoring a batch as micro-batches of 1 and 3 rows gives the unsplit batch's scores,
+// sums and frozen sets: partners still come from the whole batch, and a row's
+// gradient does not depend on the other rows. Prompts of different lengths (padding)
+// and 2-token answers; q and mlp_in (per head and whole); pairs 2, sum and max.
+TEST(Eigenprune, MicroBatchesScoreLikeTheWholeBatch) {
+  for (const char* fixture : {"tiny-gpt2", "tiny-phi"}) {
+    auto model = load(fixture);
+    const auto decs = decompose(*model, {MatrixKind::Q, MatrixKind::MlpIn}, {});
+    const Examples e = make_examples(11, 5, 3, 6, 2);
+    const auto batches = make_scoring_batches(11, 5, 3);  // batches of 5 and 6 rows
+    for (PositionReduce reduce : {PositionReduce::Sum, PositionReduce::Max}) {
+      ScoreOptions opts;
+      opts.reduce = reduce;
+      opts.pairs = 2;
+      opts.positions = longest_teacher_forced_input(e.prompts, e.answers);
+      const ScoreState whole = score_all(*model, decs, Scorer(decs, opts), e, batches);
+      for (int64_t micro : {1, 3}) {
+        SCOPED_TRACE(fmt::format("{} reduce={} micro_batch={}", fixture, name_of(reduce), micro));
+        opts.micro_batch = micro;
+        const ScoreState split = score_all(*model, decs, Scorer(decs, opts), e, batches);
+        // Equal up to float32 rounding: a forward over fewer rows may take other BLAS
+        // blocking paths (measured here: scores <= 8e-7, sums <= 1.5e-7 relative).
+        EXPECT_CLOSE(split.max_delta(), whole.max_delta(), 1e-5);
+        EXPECT_CLOSE(split.sums(), whole.sums(), 1e-6);
+        const auto a = rank_components(whole.max_delta()), b = rank_components(split.max_delta());
+        for (double p : {0.05, 0.3}) EXPECT_EQ(select_lowest(a, p), select_lowest(b, p)) << "p = " << p;
+      }
+      opts.micro_batch = 0;
+    }
+  }
+}
+
+TEST(Eigenprune, MicroBatchRowsFromRowAndTokenLimits) {
+  ScoreOptions o;
+  EXPECT_EQ(micro_batch_rows(o, 8, 100), 8);  // no limit: the batch
+  o.micro_batch_tokens = 350;
+  EXPECT_EQ(micro_batch_rows(o, 8, 100), 3);  // 3 rows of 100 padded tokens fit 350
+  EXPECT_EQ(micro_batch_rows(o, 8, 500), 1);  // never fewer than one row
+  o.micro_batch = 2;
+  EXPECT_EQ(micro_batch_rows(o, 8, 100), 2);  // the tighter limit wins
+  o.micro_batch_tokens = 0;
+  EXPECT_EQ(micro_batch_rows(o, 1, 100), 1);
+}
+
+
+// The memory estimate's parameter count against the models themselves (biases and
+// norms are left out of the estimate: within 2% at these widths).
+TEST(MemoryEstimate, ParameterCountMatchesTheModels) {
+  for (Arch arch : {Arch::GPT2, Arch::Phi, Arch::Llama}) {
+    ModelShape shape;
+    shape.arch = arch;
+    shape.layers = 3;
+    shape.hidden = 128;
+    shape.heads = 4;
+    shape.kv_heads = arch == Arch::Llama ? 2 : 0;
+    shape.intermediate = 256;
+    shape.max_positions = 64;
+    const ModelConfig c = shape_config(shape, 1000, 0, 0);
+    auto model = init_causal_lm(c, 1, LoadOptions{});
+    int64_t counted = 0;
+    for (const auto& [name, t] : model->named_parameters()) counted += t.numel();
+    EXPECT_NEAR(static_cast<double>(parameter_count(c)) / static_cast<double>(counted), 1.0, 0.02) << name_of(arch);
+  }
+}
+
+TEST(MemoryEstimate, MicroBatchBudgetFromFreeMemory) {
+  ModelShape shape;
+  shape.layers = 4;
+  shape.hidden = 64;
+  shape.heads = 4;
+  shape.max_positions = 128;
+  const ModelConfig c = shape_config(shape, 1000, 0, 0);
+  const int64_t per_token = activation_bytes_per_token(c, 100, 4);
+  // 4 layers x (18*64 + 4*256 + 5*4*100) x 4/2 bytes
+  EXPECT_EQ(per_token, 4 * (18 * 64 + 4 * 256 + 5 * 4 * 100) * 2);
+  const std::vector<MatrixKind> k{MatrixKind::K};
+  EXPECT_EQ(micro_batch_tokens_for(c, k, 8, 100, 4, 8 * 100 * per_token * 2), 0);  // the batch fits
+  const int64_t free = 4 * 100 * per_token;  // 3/4 of it: room for ~3 rows after the projections
+  const int64_t tokens = micro_batch_tokens_for(c, k, 8, 100, 4, free);
+  EXPECT_GE(tokens, 100);
+  EXPECT_LT(tokens, 300);
+  ScoreOptions o;
+  o.micro_batch_tokens = tokens;
+  EXPECT_EQ(micro_batch_rows(o, 8, 100), tokens / 100);
+  try {
+    micro_batch_tokens_for(c, k, 8, 100, 4, per_token * 50);
+    FAIL() << "half a row's memory was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("scoring does not fit: one row of 100 tokens"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

@@ -20,10 +20,7 @@
 namespace ep {
 namespace {
 
-const BpeTokenizer& gpt2() {
-  static const BpeTokenizer tok = BpeTokenizer::load(EP_TOKENIZER_DIR);
-  return tok;
-}
+const BpeTokenizer& gpt2() { return test::gpt2_tokenizer(); }
 
 // The first n training examples of INT-SUM (paper prompts, BOS first).
 TokenizedTask int_sum_train(size_t n) {

@@ -15,12 +15,9 @@
 namespace ep {
 namespace {
 
-const std::string kData = std::string(EP_TEST_DATA_DIR) + "/superglue/";
+const std::string& kData = test::kSuperglueData;
 
-const BpeTokenizer& gpt2() {
-  static const BpeTokenizer tok = BpeTokenizer::load(EP_TOKENIZER_DIR);
-  return tok;
-}
+const BpeTokenizer& gpt2() { return test::gpt2_tokenizer(); }
 
 TokenizedTask cb(const std::string& prompt_set) {
   return tokenize_task(load_task(TaskSpec("cb", prompt_set, kData + "CB")).train, gpt2());

@@ -1,4 +1,5 @@
-// A tiny GPT-2-architecture model with random weights for the experiments tests:
+// A tiny GPT-2-architecture model with random weights for the experiments tests (and
+// their tokenizer and data):
 // 2 layers, 4 heads, width 64, the full GPT-2 vocabulary (50257) so the real
 // tokenizer's ids fit.
 #pragma once
@@ -7,10 +8,21 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <string>
 
 #include "core/model/causal_lm.h"
+#include "core/tokenizer/bpe_tokenizer.h"
 
 namespace ep::test {
+
+// GPT-2's tokenizer (examples/gpt2-tokenizer), loaded once per binary.
+inline const BpeTokenizer& gpt2_tokenizer() {
+  static const BpeTokenizer tok = BpeTokenizer::load(EP_TOKENIZER_DIR);
+  return tok;
+}
+
+// SuperGLUE-schema fixtures (tests/data/superglue/README.md).
+inline const std::string kSuperglueData = std::string(EP_TEST_DATA_DIR) + "/superglue/";
 
 inline ModelConfig tiny_gpt2_config() {
   ModelConfig c;

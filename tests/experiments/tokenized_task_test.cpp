@@ -13,6 +13,7 @@
 #include "core/util/error.h"
 #include "experiments/load_task.h"
 #include "experiments/tokenized_task.h"
+#include "tests/experiments/tiny_model.h"
 
 namespace ep {
 namespace {
@@ -20,12 +21,9 @@ namespace {
 using Ids = std::vector<TokenId>;
 constexpr TokenId kEot = 50256;  // <|endoftext|>, GPT-2's BOS
 
-const BpeTokenizer& gpt2() {
-  static const BpeTokenizer tok = BpeTokenizer::load(EP_TOKENIZER_DIR);
-  return tok;
-}
+const BpeTokenizer& gpt2() { return test::gpt2_tokenizer(); }
 
-const std::string kData = std::string(EP_TEST_DATA_DIR) + "/superglue/";
+const std::string& kData = test::kSuperglueData;
 
 // The tokenized example whose (untokenized) prompt is `prompt`, from any split.
 struct Found {
