@@ -37,6 +37,7 @@
 #include "experiments/task_metrics.h"
 #include "experiments/tokenized_task.h"
 #include "runner/cell_codec.h"
+#include "runner/cell_memory.h"
 #include "runner/progress.h"
 #include "runner/score_arrays.h"
 
@@ -105,12 +106,6 @@ struct CellTask {
   TokenizedTask train, validation, test;
   EvalSet train_eval, validation_eval, test_eval;
 };
-
-// Unset `bos`: the paper's code prepends BOS (GPT-2 folders); a GGUF file says itself.
-bool prepends_bos(const grid::TaskSpec& task, const grid::ModelSpec& model, const BpeTokenizer& tok) {
-  if (task.bos) return *task.bos;
-  return model.tokenizer.extension() == ".gguf" ? tok.add_bos() : true;
-}
 
 CellTask build_cell_task(const grid::Grid& g, const grid::TaskSpec& spec, bool prepend_bos, const BpeTokenizer& tok) {
   TaskSpec ts(spec.kind, spec.prompt_set, spec.data_dir.value_or(std::filesystem::path{}));
@@ -195,8 +190,11 @@ class Executor {
     CellResult res;  // the cell's identity and group are the cell loop's to fill
     res.ran_on = fmt::format("{} ({})", device.str(), comm.backend());
 
-    // 1. The model, once per group and model.
+    // 0. Will it fit? Refused before anything is loaded.
     auto t = Clock::now();
+    refuse_if_it_cannot_fit(g, cell, device, held_.index == cell.model);
+
+    // 1. The model, once per group and model.
     inject_test_failure(cell, comm.rank(), "load");
     if (held_.index != cell.model) {
       spdlog::info("cell {}: loading model {}", cell.name, model_spec.name);
@@ -209,7 +207,7 @@ class Executor {
 
     // 2. The task: prompts, answer tokens, splits.
     t = Clock::now();
-    const CellTask task = build_cell_task(g, task_spec, prepends_bos(task_spec, model_spec, tok), tok);
+    const CellTask task = build_cell_task(g, task_spec, grid::prepends_bos(task_spec, model_spec, tok.add_bos()), tok);
     res.timings["task"] = seconds_since(t);
 
     // 3. Fine-tuning (data parallel: each rank its shard of every batch, gradients summed).
@@ -296,6 +294,21 @@ class Executor {
     spdlog::info("cell {}: base test accuracy {:.4f}; done in {:.1f} s", cell.name, res.base.test.accuracy,
                  res.timings["total"]);
     return res;
+  }
+
+  // The least a cell needs (scoring one row at a time) against what the device has
+  // free (plus the weights, when this group already holds the model).
+  static void refuse_if_it_cannot_fit(const grid::Grid& g, const Cell& cell, const torch::Device& device,
+                                      bool model_resident) {
+    const CellNeeds n = estimate_cell_needs(g, cell);
+    const CellMemory& m = n.memory;
+    const int64_t free = dist::free_memory_bytes(device) + (model_resident ? m.weights : 0);
+    EP_CHECK(m.least() <= free,
+             "cell {} cannot fit on {}: it needs at least {} (weights {}, SVD {}, scoring one row of {} tokens "
+             "{}, evaluation {}; estimates, see `eprunner plan`) and {} is free; use a larger device, dtype = "
+             "\"bf16\", or a smaller batch_size",
+             cell.name, device.str(), gib(m.least()), gib(m.weights), gib(m.decompositions), n.positions,
+             gib(m.one_row), gib(m.evaluation), gib(free));
   }
 
   // The grid's micro_batch_tokens, or what the device's free memory holds (0: whole batches).

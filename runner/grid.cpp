@@ -263,6 +263,11 @@ Grid load(const fs::path& file) {
   return parse(text, file);
 }
 
+bool prepends_bos(const TaskSpec& task, const ModelSpec& model, bool tokenizer_add_bos) {
+  if (task.bos) return *task.bos;
+  return model.tokenizer.extension() == ".gguf" ? tokenizer_add_bos : true;
+}
+
 std::string describe(const ModelSpec& m) {
   std::string s = fmt::format("model {}: ", m.name);
   if (m.checkpoint) s += fmt::format("checkpoint {}", m.checkpoint->string());

@@ -116,6 +116,11 @@ Grid load(const std::filesystem::path& file);
 // The same from text; `source` is used in messages and its folder resolves paths.
 Grid parse(std::string_view text, const std::filesystem::path& source);
 
+// Whether the task's prompts start with BOS for this model: the grid's `bos`, or when
+// unset, yes for tokenizer folders (the paper's code, through TransformerLens) and the
+// file's tokenizer.ggml.add_bos_token (`tokenizer_add_bos`) for a .gguf tokenizer.
+bool prepends_bos(const TaskSpec& task, const ModelSpec& model, bool tokenizer_add_bos);
+
 // Canonical one-line descriptions of what determines a cell's result (paths as
 // resolved, every setting spelled out). Layout and output are left out: results
 // do not depend on them. Used for fingerprints and by `eprunner plan`.

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "runner/cell_memory.h"
 #include "runner/schedule.h"
 
 namespace ep::runner {
@@ -51,7 +52,33 @@ std::string ranks_text(int first, int n) {
   return n == 1 ? fmt::format("rank {}", first) : fmt::format("ranks {}-{}", first, first + n - 1);
 }
 
-// The world size mpirun would give, when plan itself runs under it.
+// Each cell's estimated memory on its device (runner/cell_memory.h).
+std::string memory_section(const grid::Grid& g, const std::vector<Cell>& cells) {
+  const auto& e = g.eigenprune;
+  std::string out = fmt::format(
+      "\nmemory (estimated, per rank on its device: {}): peak = weights + SVD + scoring a whole batch of {} "
+      "rows; least = scoring one row at a time (micro-batches; a cell needing more than its device has free is "
+      "refused before it loads anything)\n",
+      e.uses_cuda() ? (g.layout.gpus_per_node > 0
+                           ? fmt::format("one GPU per rank, local rank % {}", g.layout.gpus_per_node)
+                           : std::string("one GPU per rank, local rank % the GPUs the node shows"))
+                    : std::string("cpu, the node's memory shared by its ranks"),
+      e.batch_size);
+  out += fmt::format("  {:>3}  {:<32} {:>6} {:>11} {:>11} {:>11} {:>11} {:>11}\n", "#", "cell", "T", "weights", "SVD",
+                     "scoring", "peak", "least");
+  for (const auto& c : cells) {
+    try {
+      const CellNeeds n = estimate_cell_needs(g, c);
+      const CellMemory& m = n.memory;
+      out += fmt::format("  {:>3}  {:<32} {:>6} {:>11} {:>11} {:>11} {:>11} {:>11}\n", c.index, c.name, n.positions,
+                         gib(m.weights), gib(m.decompositions), gib(m.scoring), gib(m.peak()), gib(m.least()));
+    } catch (const std::exception& ex) {
+      out += fmt::format("  {:>3}  {:<32} unknown: {}\n", c.index, c.name, ex.what());
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string format_plan(const grid::Grid& g, int world_size, const std::map<std::string, std::string>& finished,
@@ -81,6 +108,7 @@ std::string format_plan(const grid::Grid& g, int world_size, const std::map<std:
                        g.models[c.model].finetune ? "yes" : "-", g.tasks[c.task].name, state);
   }
   out += fmt::format("  {} of {} cell(s) to run\n", to_run, cells.size());
+  out += memory_section(g, cells);
 
   std::vector<std::string> notes;
   const GroupLayout l = plan_groups(world_size, g.layout.ranks_per_cell, &notes);

@@ -50,6 +50,27 @@ int64_t projection_bytes_per_token(const ModelConfig& c, const std::vector<Matri
   return c.n_layers * per_layer;
 }
 
+CellMemory estimate_cell_memory(const ModelConfig& c, const std::vector<MatrixKind>& kinds, int64_t batch,
+                                int64_t eval_batch, int64_t T, int64_t elem_bytes) {
+  CellMemory m;
+  m.weights = parameter_count(c) * elem_bytes;
+  int64_t stored = 0, largest_kind = 0;
+  for (MatrixKind k : kinds) {
+    const auto [out, in] = matrix_shape(c, k);
+    const int64_t r = std::min(out, in);
+    const int64_t kind_bytes = c.n_layers * (out * r + r + in * r) * 4;  // U, S, V float32 (per head: at most this)
+    stored += kind_bytes;
+    largest_kind = std::max(largest_kind, 2 * kind_bytes);                // float64 while computed
+  }
+  m.decompositions = stored + largest_kind;
+  m.scoring = batch * T * activation_bytes_per_token(c, T, elem_bytes);
+  m.one_row = T * activation_bytes_per_token(c, T, elem_bytes) + batch * T * projection_bytes_per_token(c, kinds);
+  // No autograd: a layer's activations for the batch, and float32 logits at the answer positions.
+  m.evaluation = eval_batch * T * (activation_bytes_per_token(c, T, elem_bytes) / std::max<int64_t>(c.n_layers, 1)) +
+                 eval_batch * 4 * 4 * c.vocab_size;
+  return m;
+}
+
 int64_t micro_batch_tokens_for(const ModelConfig& c, const std::vector<MatrixKind>& kinds, int64_t B, int64_t T,
                                int64_t elem_bytes, int64_t free_bytes) {
   const int64_t per_token = activation_bytes_per_token(c, T, elem_bytes);

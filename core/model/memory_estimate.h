@@ -26,6 +26,19 @@ int64_t activation_bytes_per_token(const ModelConfig& c, int64_t T, int64_t elem
 // matrix's projected input and gradient, float32 ([B, T, nb, r] twice; r = min(in, out)).
 int64_t projection_bytes_per_token(const ModelConfig& c, const std::vector<MatrixKind>& kinds);
 
+// A cell's memory on its device, in bytes: the weights, the chosen matrices'
+// decompositions (U, S, V in float32, and the float64 SVD of the largest matrix kind
+// while it runs), scoring a whole batch of B rows padded to T (the autograd state)
+// and evaluating a batch (no autograd: one layer's activations and the logits).
+struct CellMemory {
+  int64_t weights = 0, decompositions = 0, scoring = 0, evaluation = 0;
+  int64_t one_row = 0;  // scoring one row at a time, with the batch's projections kept
+  int64_t peak() const { return weights + decompositions + (scoring > evaluation ? scoring : evaluation); }
+  int64_t least() const { return weights + decompositions + (one_row > evaluation ? one_row : evaluation); }
+};
+CellMemory estimate_cell_memory(const ModelConfig& c, const std::vector<MatrixKind>& kinds, int64_t batch,
+                                int64_t eval_batch, int64_t T, int64_t elem_bytes);
+
 // The token budget per forward + backward for scoring batches of B rows padded to
 // at most T positions with `free_bytes` available: 0 when a whole batch fits,
 // else what fits in the free memory left after the batch's projections, with a

@@ -8,6 +8,9 @@
 #    scoring or evaluating, with groups of 2 ranks out of 2 and of 4: the cell ends on
 #    every rank of its group with that error in the results file, within seconds,
 #    nobody hangs in a collective, and the other cells finish.
+# 4. a cell that cannot fit its device (a seeded model of 6 TB): refused before it
+#    loads anything, with the estimate and the free memory in its error; `plan` shows
+#    the estimate; the other cell finishes.
 # Usage: grid_failures.sh EPRUNNER_BIN SOURCE_DIR
 set -euo pipefail
 BIN=$1; SRC=$2
@@ -142,4 +145,30 @@ with h5py.File(sys.argv[1], "r") as f:
 PY
   echo "injected failures with -np $np ($fail_spec): run ended in $took s, exit $rc"
 done
+# ---- 4. a cell too big for its device ----------------------------------------------
+{
+  echo 'seed = 3'; echo 'output = "big.h5"'
+  model small 1
+  printf '[[models]]\nname = "huge"\ntokenizer = "%s/examples/gpt2-tokenizer"\n[models.init]\narch = "gpt2"\n' "$SRC"
+  printf 'layers = 2000\nhidden = 8192\nheads = 64\nmax_positions = 16\n'
+  printf '[[tasks]]\nkind = "int-mult"\n[eigenprune]\np = [0.1]\nbatch_size = 8\n'
+} > "$tmp/big.toml"
+"$BIN" plan "$tmp/big.toml" > "$tmp/big-plan.txt"
+grep -E "^ +1  huge__int-mult +[0-9]+ +[0-9.]+ GiB" "$tmp/big-plan.txt" > /dev/null \
+  || { cat "$tmp/big-plan.txt"; echo "grid_failures.sh: plan shows no memory estimate for the huge cell" >&2; exit 1; }
+rc=0
+start=$(date +%s)
+timeout 300 "$BIN" run "$tmp/big.toml" --threads 1 > "$tmp/big.log" 2>&1 || rc=$?
+took=$(( $(date +%s) - start ))
+[ "$rc" -eq 1 ] || { tail -n 20 "$tmp/big.log"; echo "grid_failures.sh: a refused cell must exit 1, got $rc" >&2; exit 1; }
+$PY - "$tmp/big.h5" <<'PY' || { tail -n 20 "$tmp/big.log"; exit 1; }
+import sys, h5py
+with h5py.File(sys.argv[1], "r") as f:
+    small, huge = f["cells/small__int-mult"], f["cells/huge__int-mult"]
+    assert small.attrs["status"] == "done", small.attrs["error"]
+    err = huge.attrs["error"]
+    assert huge.attrs["status"] == "error" and "cannot fit on cpu: it needs at least" in err and "is free" in err, err
+    print(f"  huge__int-mult: {err}")
+PY
+echo "a cell too big for the device: refused in a $took s run, the other cell done"
 echo "grid_failures.sh: OK"

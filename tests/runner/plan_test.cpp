@@ -48,6 +48,9 @@ TEST(Plan, CellsStatesAndGroups) {
   EXPECT_TRUE(has(out, "2 of 3 cell(s) to run")) << out;
   EXPECT_TRUE(has(out, "/nowhere/CB (missing)")) << out;
   EXPECT_TRUE(has(out, "p: 0.05, 0.3")) << out;
+  // No checkpoint to read a config from: the estimate says why instead of a number.
+  EXPECT_TRUE(has(out, "memory (estimated, per rank on its device: cpu")) << out;
+  EXPECT_TRUE(has(out, "a__int-sum                       unknown: ")) << out;
   EXPECT_TRUE(has(out, "ranks: 5, ranks_per_cell 2 -> 2 group(s)")) << out;
   EXPECT_TRUE(has(out, "group 0: ranks 0-1")) << out;
   EXPECT_TRUE(has(out, "group 1: ranks 2-3")) << out;

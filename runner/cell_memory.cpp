@@ -1,0 +1,43 @@
+#include "runner/cell_memory.h"
+
+#include <fmt/format.h>
+
+#include "core/io/model_config.h"
+#include "core/model/load_settings.h"
+#include "core/model/model_shape.h"
+#include "experiments/load_task.h"
+#include "experiments/tokenized_task.h"
+
+namespace ep::runner {
+
+ModelConfig model_config_of(const grid::ModelSpec& model, const BpeTokenizer& tokenizer) {
+  if (model.checkpoint) return load_model_config(*model.checkpoint);
+  return shape_config(*model.init, tokenizer.vocab_size(), tokenizer.bos_id(), tokenizer.eos_id());
+}
+
+namespace {
+int64_t element_bytes(ComputeDtype d) { return d == ComputeDtype::F32 ? 4 : 2; }
+}  // namespace
+
+CellNeeds estimate_cell_needs(const grid::Grid& g, const Cell& cell) {
+  const grid::ModelSpec& model = g.models[cell.model];
+  const grid::TaskSpec& task = g.tasks[cell.task];
+  const BpeTokenizer tok = BpeTokenizer::load(model.tokenizer);
+  CellNeeds n;
+  n.config = model_config_of(model, tok);
+  TaskSpec ts(task.kind, task.prompt_set, task.data_dir.value_or(std::filesystem::path{}));
+  ts.split = task.split;
+  TokenizeOptions to;
+  to.prepend_bos = grid::prepends_bos(task, model, tok.add_bos());
+  const TokenizedTask train = tokenize_task(load_task(ts).train, tok, to);
+  for (const auto& ex : train.examples)
+    n.positions = std::max<int64_t>(n.positions, static_cast<int64_t>(ex.prompt_ids.size() + ex.answer_ids.size()) - 1);
+  const auto& e = g.eigenprune;
+  n.memory = estimate_cell_memory(n.config, e.matrices, e.batch_size, e.eval_batch_size > 0 ? e.eval_batch_size : e.batch_size,
+                                  n.positions, element_bytes(e.dtype));
+  return n;
+}
+
+std::string gib(int64_t bytes) { return fmt::format("{:.2f} GiB", static_cast<double>(bytes) / (1024.0 * 1024.0 * 1024.0)); }
+
+}  // namespace ep::runner
