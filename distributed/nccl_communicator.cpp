@@ -20,6 +20,7 @@
 
 #include "core/util/error.h"
 #include "distributed/check.h"
+#include "distributed/nccl_watchdog.h"
 
 // Checks an NCCL call; the reason includes NCCL's last error text when there is one.
 #define EP_NCCLCHECK(call)                                                                                   \
@@ -86,12 +87,16 @@ class NcclCommunicator final : public Communicator {
              std::string(id_bytes.begin(), id_bytes.end()));
     std::copy(id_bytes.begin(), id_bytes.end(), reinterpret_cast<uint8_t*>(&id));
     EP_NCCLCHECK(ncclCommInitRank(&comm_, mpi_->size(), id, mpi_->rank()));
+    watchdog_ = std::make_unique<NcclWatchdog>(comm_, device_, NcclWatchdog::timeout_from_environment());
   }
 
   ~NcclCommunicator() override {
     // Destroy waits for outstanding work; after an error (async or thrown) abort
     // instead, so a broken peer cannot hang the shutdown.
     if (!comm_) return;
+    const bool aborted = watchdog_ && !watchdog_->aborted().empty();
+    watchdog_.reset();
+    if (aborted) return;  // ncclCommAbort freed it
     ncclResult_t async = ncclSuccess;
     ncclCommGetAsyncError(comm_, &async);
     if (async == ncclSuccess)
@@ -118,24 +123,29 @@ class NcclCommunicator final : public Communicator {
   static bool on_cpu(const at::Tensor& t) { return t.defined() && t.device().is_cpu(); }
 
   // The one path every CUDA collective takes: check the tensor, enqueue `fn` on
-  // the current stream of the tensor's device, then check NCCL's async state.
+  // the current stream of the tensor's device, check NCCL's async state, and hand the
+  // collective to the watchdog (nccl_watchdog.h), which aborts it if it never ends.
   template <class Fn>
   void collective(const char* name, const at::Tensor& t, Fn&& fn) {
     EP_CHECK(t.defined(), "NCCL {}: the tensor is undefined", name);
     EP_CHECK(t.device().is_cuda() && t.device().index() == device_,
              "NCCL {}: tensor is on {}, this communicator on cuda:{}", name, t.device().str(), device_);
     EP_CHECK(t.is_contiguous(), "NCCL {}: tensor is not contiguous; call .contiguous() first", name);
+    const std::string aborted = watchdog_->aborted();
+    EP_CHECK(aborted.empty(), "NCCL {}: the group's communicator was aborted earlier ({})", name, aborted);
     c10::cuda::CUDAGuard guard(t.device());
     cudaStream_t stream = at::cuda::getCurrentCUDAStream(t.device().index()).stream();
     fn(t.data_ptr(), static_cast<size_t>(t.numel()), nccl_type(t), stream);
     ncclResult_t async = ncclSuccess;
     EP_NCCLCHECK(ncclCommGetAsyncError(comm_, &async));
     EP_NCCLCHECK(async);
+    watchdog_->watch(name, stream);
   }
 
   std::unique_ptr<Communicator> mpi_;
   int device_ = 0;
   ncclComm_t comm_ = nullptr;
+  std::unique_ptr<NcclWatchdog> watchdog_;
 };
 
 }  // namespace
