@@ -66,4 +66,20 @@ int64_t free_memory_bytes(const c10::Device& device) {
 #endif
 }
 
+int64_t peak_memory_bytes(const c10::Device& device) {
+#ifdef EPRUNNER_WITH_NCCL
+  if (device.is_cuda()) {
+    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index() < 0 ? 0 : device.index());
+    return stats.allocated_bytes[static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE)].peak;
+  }
+#endif
+  return -1;
+}
+
+void reset_peak_memory(const c10::Device& device) {
+#ifdef EPRUNNER_WITH_NCCL
+  if (device.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(device.index() < 0 ? 0 : device.index());
+#endif
+}
+
 }  // namespace ep::dist

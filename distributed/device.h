@@ -20,4 +20,8 @@ void make_current(const c10::Device& device);
 // allocator holds unused on a CUDA device; MemAvailable (/proc/meminfo) on the CPU.
 int64_t free_memory_bytes(const c10::Device& device);
 
+// Torch's peak allocated bytes on a CUDA device since the last reset (-1 on the CPU).
+int64_t peak_memory_bytes(const c10::Device& device);
+void reset_peak_memory(const c10::Device& device);
+
 }  // namespace ep::dist

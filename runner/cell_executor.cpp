@@ -190,8 +190,10 @@ class Executor {
     CellResult res;  // the cell's identity and group are the cell loop's to fill
     res.ran_on = fmt::format("{} ({})", device.str(), comm.backend());
 
-    // 0. Will it fit? Refused before anything is loaded.
+    // 0. Will it fit? Refused before anything is loaded (a model of another cell is
+    // let go first: its memory is this cell's).
     auto t = Clock::now();
+    if (held_.index != cell.model) held_ = HeldModel{};
     refuse_if_it_cannot_fit(g, cell, device, held_.index == cell.model);
 
     // 1. The model, once per group and model.
