@@ -33,7 +33,7 @@ void add_plan_command(CLI::App& app) {
   auto np = std::make_shared<int>(0);
   cmd->add_option("grid", *grid_file, "grid.toml")->required();
   cmd->add_option("--np", *np, "number of MPI ranks to plan for (default: the launcher's, else 1)")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(static_cast<int>(1), static_cast<int>(grid::kMaxRanks)));
   cmd->callback([grid_file, np] {
     const grid::Grid g = grid::load(*grid_file);
     std::map<std::string, std::string> finished, failed;

@@ -138,7 +138,8 @@ void add_run_command(CLI::App& app, int argc, char** argv) {
   cmd->add_option("grid", a->grid, "the grid file (docs/grid-format.md)")->required()->check(CLI::ExistingFile);
   cmd->add_option("--out", a->out, "results file (overrides the grid's output)");
   cmd->add_flag("--restart", a->restart, "recompute every cell (the old file is kept as FILE.bak)");
-  cmd->add_option("--threads", a->threads, "torch threads per rank (default: cores / ranks on the node)");
+  cmd->add_option("--threads", a->threads, "torch threads per rank (default: cores / ranks on the node)")
+      ->check(CLI::Range(0, 1024));  // more would only oversubscribe; a typo must not hang the start
   cmd->add_option("--cell", a->cell, "only this cell (grid index, as `eprunner plan` lists; all ranks in one group)")
       ->check(CLI::NonNegativeNumber);
   cmd->callback([a, argc, argv] {

@@ -212,9 +212,14 @@ EigenpruneSpec read_eigenprune(TomlTable t) {
 
 LayoutSpec read_layout(TomlTable t) {
   LayoutSpec l;
-  if (auto r = t.opt_integer("ranks_per_cell")) l.ranks_per_cell = static_cast<int>(positive(t, "ranks_per_cell", r));
+  // Bounded so that the int they become cannot wrap (4294967295 must not read as -1).
+  if (auto r = t.opt_integer("ranks_per_cell")) {
+    if (*r > kMaxRanks) t.fail_at("ranks_per_cell", fmt::format("must be <= {}, got {}", kMaxRanks, *r));
+    l.ranks_per_cell = static_cast<int>(positive(t, "ranks_per_cell", r));
+  }
   if (auto g = t.opt_integer("gpus_per_node")) {
-    if (*g < 0) t.fail_at("gpus_per_node", fmt::format("must be >= 0 (0 = all the node shows), got {}", *g));
+    if (*g < 0 || *g > kMaxGpusPerNode)
+      t.fail_at("gpus_per_node", fmt::format("must be in [0, {}] (0 = all the node shows), got {}", kMaxGpusPerNode, *g));
     l.gpus_per_node = static_cast<int>(*g);
   }
   t.finish();

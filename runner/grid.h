@@ -90,6 +90,9 @@ struct EigenpruneSpec {
 
 // ---- layout ----------------------------------------------------------------------
 
+inline constexpr int64_t kMaxRanks = 1 << 20;  // ranks_per_cell, and `plan --np`
+inline constexpr int64_t kMaxGpusPerNode = 1024;
+
 struct LayoutSpec {
   int ranks_per_cell = 1;   // ranks that work on one cell together (one group)
   int gpus_per_node = 0;    // 0 = every GPU the node shows

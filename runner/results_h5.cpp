@@ -135,6 +135,21 @@ std::string hdf5_version() {
   return fmt::format("{}.{}.{}", maj, min, rel);
 }
 
+// --restart: the old results go to <file>.bak (or .bak.1, .bak.2, ...: an earlier
+// backup is never overwritten), and only when the file is an eprunner results file
+// (an `output` naming the grid itself must not make the grid a backup).
+void move_aside(const fs::path& file) {
+  try {
+    open_results_reader(file);
+  } catch (const std::exception& e) {
+    EP_FAIL("--restart: '{}' is not an eprunner results file, so it is left alone ({}); give the grid another output",
+            file.string(), e.what());
+  }
+  fs::path backup = file.string() + ".bak";
+  for (int k = 1; fs::exists(backup); ++k) backup = file.string() + ".bak." + std::to_string(k);
+  fs::rename(file, backup);
+}
+
 class H5ResultsWriter : public ResultsWriter {
  public:
   H5ResultsWriter(const fs::path& file, Provenance provenance, bool restart)
@@ -142,7 +157,7 @@ class H5ResultsWriter : public ResultsWriter {
     prov_.hdf5_version = hdf5_version();
     if (!file_.parent_path().empty()) fs::create_directories(file_.parent_path());
     fs::remove(tmp_);  // a crashed run's half-written copy
-    if (restart && fs::exists(file_)) fs::rename(file_, file_.string() + ".bak");
+    if (restart && fs::exists(file_)) move_aside(file_);
     publish([&](hid_t f) { start_run(f); });
   }
 

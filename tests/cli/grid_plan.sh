@@ -43,4 +43,16 @@ rc=$?
 set -e
 [ "$rc" -eq 1 ] || fail "malformed grid: exit status $rc, expected 1"
 expect "malformed grid" "bad_wrong_type.toml:10:14: eigenprune.batch_size: expected an integer, got a string" "$err"
+# Out-of-range numbers are refused at once, never a hang or a wrapped int.
+set +e
+err=$(timeout 20 "$BIN" plan "$SRC/examples/paper.toml" --np 100000000 2>&1); rc=$?
+set -e
+[ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || fail "plan --np 100000000: exit status $rc (124 = hung)"
+expect "--np out of range" "--np" "$err"
+printf 'output = "x.h5"\n[layout]\ngpus_per_node = 4294967295\n[[models]]\nname = "m"\npath = "/m"\n[[tasks]]\nkind = "int-sum"\n[eigenprune]\np = [0.1]\n' > "$tmp/gpus.toml"
+set +e
+err=$("$BIN" plan "$tmp/gpus.toml" 2>&1); rc=$?
+set -e
+[ "$rc" -eq 1 ] || fail "gpus_per_node = 4294967295: exit status $rc, expected 1"
+expect "gpus_per_node out of range" "layout.gpus_per_node: must be in [0, 1024]" "$err"
 echo "grid_plan.sh: OK"

@@ -114,6 +114,27 @@ TEST_F(ResultsH5, RestartMovesTheOldFileAside) {
   open_results_h5(file, sample_provenance(), true);
   EXPECT_TRUE(open_results_reader(file)->cells().empty());
   EXPECT_EQ(open_results_reader(dir_ / "results.h5.bak")->cells().size(), 1u);
+  // A second restart keeps the first backup: the new one is .bak.1.
+  open_results_h5(file, sample_provenance(), false)->write_cell(sample_cell(1));
+  open_results_h5(file, sample_provenance(), true);
+  EXPECT_EQ(open_results_reader(dir_ / "results.h5.bak")->cells().at(0).name, sample_cell(0).name);
+  EXPECT_EQ(open_results_reader(dir_ / "results.h5.bak.1")->cells().at(0).name, sample_cell(1).name);
+}
+
+// `output = "grid.toml"` with --restart must not turn the grid into a backup.
+TEST_F(ResultsH5, RestartLeavesAFileThatIsNotResultsAlone) {
+  const fs::path grid = dir_ / "grid.toml";
+  std::ofstream(grid) << "seed = 1\n";
+  try {
+    open_results_h5(grid, sample_provenance(), true);
+    FAIL() << "--restart moved a grid file aside";
+  } catch (const ep::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("is not an eprunner results file, so it is left alone"), std::string::npos)
+        << e.what();
+  }
+  std::ifstream in(grid);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), "seed = 1\n");
+  EXPECT_FALSE(fs::exists(dir_ / "grid.toml.bak"));
 }
 
 TEST_F(ResultsH5, StaleTmpFromACrashIsIgnored) {
