@@ -64,6 +64,9 @@ std::vector<JsonlRecord> parse_jsonl(const std::string& text, const std::string&
 }
 
 std::vector<JsonlRecord> read_jsonl(const std::filesystem::path& path) {
+  // A folder opens as an empty stream: say what it is rather than "empty".
+  EP_CHECK(!std::filesystem::is_directory(path), "{}: a folder, not a file; expected a JSON-lines data file there",
+           path.string());
   std::ifstream in(path, std::ios::binary);
   EP_CHECK(in.good(), "{}: cannot open the file; expected a JSON-lines data file there", path.string());
   std::ostringstream text;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "core/io/model_config.h"
+#include "core/util/error.h"
 #include "core/model/load_settings.h"
 #include "core/model/model_shape.h"
 #include "experiments/load_task.h"
@@ -19,9 +20,20 @@ namespace {
 int64_t element_bytes(ComputeDtype d) { return d == ComputeDtype::F32 ? 4 : 2; }
 }  // namespace
 
+void require_model_files(const grid::ModelSpec& m, const std::filesystem::path& grid_file) {
+  if (m.checkpoint)
+    EP_CHECK(std::filesystem::exists(*m.checkpoint),
+             "model \"{}\" ({}:{}): checkpoint {} does not exist; expected an HF model folder (config.json + "
+             "*.safetensors) or a .gguf file",
+             m.name, grid_file.string(), m.line, m.checkpoint->string());
+  EP_CHECK(std::filesystem::exists(m.tokenizer), "model \"{}\" ({}:{}): tokenizer {} does not exist", m.name,
+           grid_file.string(), m.line, m.tokenizer.string());
+}
+
 CellNeeds estimate_cell_needs(const grid::Grid& g, const Cell& cell) {
   const grid::ModelSpec& model = g.models[cell.model];
   const grid::TaskSpec& task = g.tasks[cell.task];
+  require_model_files(model, g.source);
   const BpeTokenizer tok = BpeTokenizer::load(model.tokenizer);
   CellNeeds n;
   n.config = model_config_of(model, tok);

@@ -16,6 +16,9 @@ namespace ep::runner {
 // metadata, no tensor read), or its init shape with the tokenizer's vocabulary.
 ModelConfig model_config_of(const grid::ModelSpec& model, const BpeTokenizer& tokenizer);
 
+// The checkpoint and tokenizer paths exist (named with the grid line when not).
+void require_model_files(const grid::ModelSpec& model, const std::filesystem::path& grid_file);
+
 struct CellNeeds {
   ModelConfig config;
   int64_t positions = 0;  // T: the longest training prompt + answer - 1, in tokens

@@ -106,7 +106,8 @@ import sys, h5py
 with h5py.File(sys.argv[1], "r") as f:
     ghost, ok = f["cells/ghost__int-mult"], f["cells/a__int-mult"]
     assert ghost.attrs["status"] == "error", ghost.attrs["status"]
-    assert sys.argv[2] in ghost.attrs["error"], ghost.attrs["error"]
+    assert sys.argv[2] in ghost.attrs["error"] and "checkpoint" in ghost.attrs["error"] \
+        and "does not exist" in ghost.attrs["error"], ghost.attrs["error"]
     assert ok.attrs["status"] == "done", ok.attrs["error"]
     print("missing checkpoint: error recorded:", ghost.attrs["error"])
 PY

@@ -4,6 +4,9 @@
 // (paper) and lm-evaluation-harness super_glue/*/ (lm-eval), filled in by hand.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
 #include <set>
 #include <string>
 
@@ -153,6 +156,16 @@ TEST(SuperglueErrors, MissingValidationFileAndFolder) {
   EXPECT_NE(msg.find("no-such-folder: not a folder"), std::string::npos) << msg;
   msg = error_of([] { load_task(TaskSpec("rte")); });
   EXPECT_NE(msg.find("task 'rte' reads files"), std::string::npos) << msg;
+}
+
+TEST(SuperglueErrors, ADataFileThatIsAFolderIsNamedSo) {
+  const auto dir = std::filesystem::temp_directory_path() / ("ep-cb-folder-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir / "val.jsonl");
+  std::filesystem::copy_file(kData + "CB/train.jsonl", dir / "train.jsonl");
+  const std::string msg = error_of([&] { load_task(TaskSpec("cb", "paper", dir)); });
+  std::filesystem::remove_all(dir);
+  EXPECT_NE(msg.find("val.jsonl: a folder, not a file"), std::string::npos) << msg;
 }
 
 }  // namespace
