@@ -32,9 +32,12 @@ dir=$(realpath -m "$dir")
 on_node() {
   local n=$1; shift
   local ns; ns=$( [ "$n" = 1 ] && echo "$EP_NODE1_NS" || echo "$EP_NODE2_NS")
-  # ip netns exec gives the command a mount namespace of its own ("/" a slave of the
-  # root one), so the bind mount of the hosts file stays inside it.
-  ip netns exec "$ns" unshare --uts -- /bin/bash -c \
+  # nsenter, not `ip netns exec`: the latter mounts a fresh /sys without the cgroup
+  # file systems, and slurmd will not start without them. The command gets a mount
+  # namespace of its own (a slave of the root one), so the bind mount of the hosts
+  # file stays inside it, and a UTS namespace for its host name.
+  # shellcheck disable=SC2016  # $1, $2, $@ are the inner shell's
+  nsenter --net="/run/netns/$ns" unshare --uts --mount --propagation slave -- /bin/bash -c \
     'hostname "$1"; mount --bind "$2" /etc/hosts; shift 2; exec "$@"' _ "node$n" "$dir/hosts" "$@"
 }
 
@@ -68,7 +71,8 @@ stop_cluster() {
 }
 
 start_cluster() {
-  mkdir -p "$dir"/{state,log,munge,spool/node1,spool/node2}
+  mkdir -p "$dir"/{state,log,munge,spool/node1,spool/node2,tmp/node1,tmp/node2}
+  chmod 1777 "$dir"/tmp/node1 "$dir"/tmp/node2
   local prefix=${EP_2N_PREFIX:-ep2n$$} net=${EP_2N_NET:-10.213.0}
   EP_NODE1_NS="$prefix-1"; EP_NODE2_NS="$prefix-2"
   printf 'EP_2N_PREFIX=%q\nEP_NODE1_NS=%q\nEP_NODE2_NS=%q\nSLURM_CONF=%q\nexport SLURM_CONF EP_NODE1_NS EP_NODE2_NS\n' \
@@ -122,6 +126,9 @@ AuthInfo=socket=$dir/munge/munge.socket,cred_expire=5
 CredType=cred/munge
 StateSaveLocation=$dir/state
 SlurmdSpoolDir=$dir/spool/%n
+# Each node its own TmpFS: the PMIx plugin makes its per-step folders there, which
+# would collide in the /tmp both "nodes" share.
+TmpFS=$dir/tmp/%n
 SlurmctldPidFile=$dir/slurmctld.pid
 SlurmdPidFile=$dir/slurmd-%n.pid
 SlurmctldLogFile=$dir/log/slurmctld.log
