@@ -134,6 +134,7 @@ struct CellSummary {
   CellStatus status = CellStatus::Done;
   std::string error;
   int64_t run = 0;  // the run (/runs/<k>) that computed it; 0 in files without runs
+  bool has_results = true;  // its base evaluation is there (a "done" cell without it is recomputed)
 };
 
 class ResultsReader {
@@ -148,7 +149,8 @@ class ResultsReader {
   // Only the identity, status, timings and each split's metrics (no per-example
   // arrays, masks or scores): what reports need, cheap for big files.
   virtual CellResult read_metrics(const std::string& name) const = 0;
-  // name -> fingerprint of every cell whose status is "done": what a rerun skips.
+  // name -> fingerprint of every cell whose status is "done" and whose results are
+  // there (base evaluation present): what a rerun skips.
   std::map<std::string, std::string> finished() const;
 };
 

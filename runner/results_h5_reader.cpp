@@ -115,6 +115,7 @@ CellSummary read_summary(hid_t cell) {
   s.status = *known;
   s.error = h5::read_string_attr(cell, "error");
   s.run = h5::read_int_attr(cell, "run");
+  s.has_results = h5::exists(cell, "base");
   return s;
 }
 
@@ -206,7 +207,7 @@ class H5ResultsReader : public ResultsReader {
 std::map<std::string, std::string> ResultsReader::finished() const {
   std::map<std::string, std::string> out;
   for (const auto& c : cells())
-    if (c.status == CellStatus::Done) out[c.name] = c.fingerprint;
+    if (c.status == CellStatus::Done && c.has_results) out[c.name] = c.fingerprint;
   return out;
 }
 

@@ -13,6 +13,7 @@
 
 #include "core/io/safetensors.h"
 #include "core/io/text_file.h"
+#include "core/io/strict_json.h"
 #include "core/util/error.h"
 
 namespace ep::st {
@@ -81,12 +82,7 @@ void check_shard_name(const fs::path& index_path, const std::string& tensor,
 }
 
 WeightMap read_weight_map(const fs::path& index_path) {
-  json root;
-  try {
-    root = json::parse(io::read_text_file(index_path, "safetensors index"));
-  } catch (const json::exception& e) {
-    EP_FAIL("{}: index is not valid JSON: {}", index_path.string(), e.what());
-  }
+  const json root = io::parse_strict_json(io::read_text_file(index_path, "safetensors index"), index_path.string());
   EP_CHECK(root.is_object(), "{}: index must be a JSON object, got {}", index_path.string(),
            root.type_name());
   auto it = root.find("weight_map");

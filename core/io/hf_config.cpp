@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/io/text_file.h"
+#include "core/io/strict_json.h"
 #include "core/util/error.h"
 
 namespace ep {
@@ -342,12 +343,7 @@ json phi_json(const ModelConfig& cfg) {
 }  // namespace
 
 ModelConfig parse_hf_config(const std::string& json_text, const std::string& source) {
-  json root;
-  try {
-    root = json::parse(json_text);
-  } catch (const json::exception& e) {
-    EP_FAIL("{}: config is not valid JSON: {}", source, e.what());
-  }
+  const json root = io::parse_strict_json(json_text, source);
   EP_CHECK(root.is_object(), "{}: config must be a JSON object, got {}", source, root.type_name());
   Fields f(root, source);
   auto model_type = f.optional_string("model_type");

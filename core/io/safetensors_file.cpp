@@ -15,6 +15,7 @@
 
 #include "core/io/mapped_file.h"
 #include "core/io/safetensors.h"
+#include "core/io/strict_json.h"
 #include "core/util/error.h"
 
 namespace ep::st {
@@ -48,28 +49,6 @@ struct Extent {
   uint64_t begin;
   uint64_t end;
   const std::string* name;
-};
-
-// nlohmann keeps the last of two equal keys silently; a header that names a tensor
-// (or a field) twice is ambiguous, so it is rejected while parsing.
-class DuplicateKeyCheck {
- public:
-  explicit DuplicateKeyCheck(std::string where) : where_(std::move(where)) {}
-  bool operator()(int /*depth*/, json::parse_event_t event, json& parsed) {
-    if (event == json::parse_event_t::object_start) {
-      open_.emplace_back();
-    } else if (event == json::parse_event_t::object_end) {
-      open_.pop_back();
-    } else if (event == json::parse_event_t::key) {
-      const auto& key = parsed.get_ref<const std::string&>();
-      EP_CHECK(open_.back().insert(key).second, "{}: header names '{}' twice", where_, key);
-    }
-    return true;
-  }
-
- private:
-  std::string where_;
-  std::vector<std::set<std::string>> open_;
 };
 
 }  // namespace
@@ -123,12 +102,7 @@ struct SafetensorsParser {
   }
 
   json parse_header(const char* text, uint64_t len) const {
-    json root;
-    try {
-      root = json::parse(text, text + len, DuplicateKeyCheck(where()));
-    } catch (const json::exception& e) {
-      EP_FAIL("{}: header is not valid JSON: {}", where(), e.what());
-    }
+    const json root = io::parse_strict_json(std::string_view(text, len), where() + ": header");
     EP_CHECK(root.is_object(), "{}: header must be a JSON object, got {}", where(),
              root.type_name());
     return root;

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/io/strict_json.h"
 #include "core/util/error.h"
 
 namespace ep::tokenizer_detail {
@@ -25,12 +26,7 @@ std::string read_whole_file(const fs::path& path) {
 }
 
 json read_json_file(const fs::path& path) {
-  std::string text = read_whole_file(path);
-  try {
-    return json::parse(text);
-  } catch (const json::parse_error& e) {
-    EP_FAIL("{}: invalid JSON: {}", path.string(), e.what());
-  }
+  return io::parse_strict_json(read_whole_file(path), path.string());
 }
 
 const json& require_field(const json& object, const char* field, const std::string& where) {
@@ -109,6 +105,10 @@ std::vector<MergeRule> merges_from_txt(const fs::path& path, const std::unordere
     EP_CHECK(pair.has_value(), "{}: expected two tokens separated by one space, got \"{}\"", where, line);
     rules.push_back(resolve_merge(vocab, pair->first, pair->second, where, vocab_source));
   }
+  // An empty file would give a tokenizer that splits every word into bytes: ids the
+  // model was never trained on, silently.
+  EP_CHECK(!rules.empty(), "{}: no merge rules (the file is empty or holds only a #version line); a BPE "
+           "tokenizer needs its merges", path.string());
   return rules;
 }
 

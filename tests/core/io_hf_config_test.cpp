@@ -295,6 +295,9 @@ TEST(HfConfig, TokenIdListUsesTheFirst) {
 
 TEST(HfConfig, NotJsonOrNotAnObject) {
   expect_error([] { parse_hf_config("{\"model_type\": ", "x/config.json"); }, {"x/config.json", "not valid JSON"});
+  // nlohmann would keep the second silently: a field given twice is ambiguous.
+  expect_error([] { parse_hf_config(R"({"model_type": "gpt2", "n_embd": 64, "n_embd": 128})", "x/config.json"); },
+               {"x/config.json", "names 'n_embd' twice"});
   expect_error([] { parse_hf_config("[]", "x/config.json"); }, {"x/config.json", "JSON object"});
 }
 

@@ -75,11 +75,19 @@ TEST(TokenizerErrors, MergeOfUnknownTokenNamesLineAndVocab) {
                           {"merges.txt line 2", "\"abc\"", "vocab.json"});
 }
 
+TEST(TokenizerErrors, EmptyMergesTxtIsRejected) {
+  for (const char* merges : {"", "#version: 0.2\n"}) {
+    TempDir dir("emptymerges");
+    write_tiny_slow_files(dir.path(), merges);
+    expect_error_mentioning([&] { BpeTokenizer::load(dir.path()); }, {"merges.txt", "no merge rules"});
+  }
+}
+
 TEST(TokenizerErrors, BadJsonInVocabNamesFile) {
   TempDir dir("badjson");
   write_file(dir.path() / "vocab.json", "{\"a\": 1,");
   write_file(dir.path() / "merges.txt", "");
-  expect_error_mentioning([&] { BpeTokenizer::load(dir.path()); }, {"vocab.json", "invalid JSON"});
+  expect_error_mentioning([&] { BpeTokenizer::load(dir.path()); }, {"vocab.json", "not valid JSON"});
 }
 
 TEST(TokenizerErrors, NonIntegerVocabIdNamesEntry) {
@@ -94,15 +102,15 @@ TEST(TokenizerErrors, NonIntegerVocabIdNamesEntry) {
 
 TEST(TokenizerErrors, VocabWithoutByteTokensIsRejected) {
   TempDir dir("nobytes");
-  write_file(dir.path() / "vocab.json", R"({"a": 0, "b": 1})");
-  write_file(dir.path() / "merges.txt", "");
+  write_file(dir.path() / "vocab.json", R"({"a": 0, "b": 1, "ab": 2})");
+  write_file(dir.path() / "merges.txt", "a b\n");
   expect_error_mentioning([&] { BpeTokenizer::load(dir.path()); }, {"vocab.json", "byte 0x00"});
 }
 
 TEST(TokenizerErrors, BadJsonInTokenizerJsonNamesFile) {
   TempDir dir("badtokjson");
   write_file(dir.path() / "tokenizer.json", "{\"model\": {\"vocab\": }");
-  expect_error_mentioning([&] { BpeTokenizer::load(dir.path()); }, {"tokenizer.json", "invalid JSON"});
+  expect_error_mentioning([&] { BpeTokenizer::load(dir.path()); }, {"tokenizer.json", "not valid JSON"});
 }
 
 TEST(TokenizerErrors, TokenizerJsonWithoutVocabNamesField) {

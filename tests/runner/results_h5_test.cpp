@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include <gtest/gtest.h>
+#include <hdf5.h>
 
 #include "core/util/error.h"
 #include "runner/results_file.h"
@@ -135,6 +136,27 @@ TEST_F(ResultsH5, RestartLeavesAFileThatIsNotResultsAlone) {
   std::ifstream in(grid);
   EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), "seed = 1\n");
   EXPECT_FALSE(fs::exists(dir_ / "grid.toml.bak"));
+}
+
+// A cell marked done whose base evaluation is missing (a damaged or hand-edited file)
+// is not trusted: a rerun computes it again.
+TEST_F(ResultsH5, DoneCellWithoutItsResultsIsNotFinished) {
+  const fs::path file = dir_ / "results.h5";
+  {
+    auto w = open_results_h5(file, sample_provenance(), false);
+    w->write_cell(sample_cell(0));
+    w->write_cell(sample_cell(1));
+  }
+  const std::string damaged = sample_cell(1).name;
+  {
+    const hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    ASSERT_GE(f, 0);
+    ASSERT_GE(H5Ldelete(f, ("cells/" + damaged + "/base").c_str(), H5P_DEFAULT), 0);
+    H5Fclose(f);
+  }
+  const auto finished = open_results_reader(file)->finished();
+  EXPECT_EQ(finished.count(sample_cell(0).name), 1u);
+  EXPECT_EQ(finished.count(damaged), 0u);
 }
 
 TEST_F(ResultsH5, StaleTmpFromACrashIsIgnored) {
