@@ -283,6 +283,18 @@ with h5py.File(sys.argv[1], "r") as f:
 print(f"  {len(before)} cell(s) from before the requeue untouched; runs used: {runs}; every run on node1,node2")
 PY
 same_results req.h5 req-ref.h5
+# Informational: the stage timings of the cells computed by 4 ranks over the two nodes and by
+# 4 ranks on one host (the same 2 cores either way: this shows the veth pair's cost, not speed-up).
+"$PY" - req.h5 req-ref.h5 <<'PY'
+import sys, h5py
+def sums(path):
+    with h5py.File(path, "r") as f:
+        t = [c["timings"].attrs for c in f["cells"].values()]
+        return {k: sum(float(x[k]) for x in t) for k in ("score", "evaluate", "total")}
+two, one = sums(sys.argv[1]), sums(sys.argv[2])
+print("  seconds summed over the cells, two nodes vs one host: " +
+      ", ".join(f"{k} {two[k]:.2f} vs {one[k]:.2f}" for k in two))
+PY
 echo "$me: 2. mpirun, one group of 4 ranks over both nodes, scontrol requeue after $ncells cell(s): 6 of 6 cells, none lost or repeated, identical to one node ($((SECONDS - t)) s)"
 
 echo "$me: OK ($((SECONDS - start)) s)"
