@@ -35,10 +35,12 @@ int64_t superglue_label(const JsonlRecord& record, const std::vector<std::string
            joined(names));
   const auto n = static_cast<int64_t>(names.size());
   if (it->is_number_integer()) {
-    int64_t index = it->get<int64_t>();
-    EP_CHECK(index >= 0 && index < n, "{}: field 'label' is {}, out of range; expected 0..{} or one of {}",
-             record.source, index, n - 1, joined(names));
-    return index;
+    // Checked as written (dump), and unsigned values apart: 2^64 - 1 must not read as -1.
+    const bool in_range = it->is_number_unsigned() ? it->get<uint64_t>() < static_cast<uint64_t>(n)
+                                                   : it->get<int64_t>() >= 0 && it->get<int64_t>() < n;
+    EP_CHECK(in_range, "{}: field 'label' is {}, out of range; expected 0..{} or one of {}", record.source,
+             it->dump(), n - 1, joined(names));
+    return it->get<int64_t>();
   }
   EP_CHECK(it->is_string(), "{}: field 'label' is a JSON {}; expected one of {}", record.source, it->type_name(),
            joined(names));

@@ -192,6 +192,11 @@ class H5ResultsWriter : public ResultsWriter {
     EP_CHECK(h5::read_string_attr(f, "format") == h5::kFormat,
              "'{}' is an HDF5 file but not an eprunner results file; choose another output or remove it",
              file_.string());
+    // Checked here, when the run opens the file, not when the first cell is saved after
+    // it has been computed.
+    EP_CHECK(h5::exists(f, "cells") && h5::exists(f, "runs"),
+             "'{}' is an eprunner results file without its /cells or /runs group (damaged); move it aside "
+             "(or run with --restart) and rerun", file_.string());
     h5::Handle runs = h5::open_group(f, "runs");
     run_ = static_cast<int64_t>(h5::children(runs).size());
     write_provenance(f, prov_);

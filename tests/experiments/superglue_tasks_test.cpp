@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <set>
 #include <string>
 
@@ -140,6 +141,17 @@ TEST(SuperglueErrors, LabelOutOfRange) {
   std::string msg = error_of([] { load("copa", "malformed/copa-label-out-of-range"); });
   EXPECT_NE(msg.find("copa-label-out-of-range/train.jsonl:2: field 'label' is 2, out of range"), std::string::npos)
       << msg;
+}
+
+TEST(SuperglueErrors, HugeUnsignedLabelIsNamedAsWritten) {
+  const auto dir = std::filesystem::temp_directory_path() / ("ep-cb-label-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  std::filesystem::copy_file(kData + "CB/val.jsonl", dir / "val.jsonl");
+  std::ofstream(dir / "train.jsonl") << R"({"premise": "p", "hypothesis": "h", "label": 18446744073709551615})" << "\n";
+  const std::string msg = error_of([&] { load_task(TaskSpec("cb", "paper", dir)); });
+  std::filesystem::remove_all(dir);
+  EXPECT_NE(msg.find("field 'label' is 18446744073709551615, out of range"), std::string::npos) << msg;
 }
 
 TEST(SuperglueErrors, BadCopaQuestion) {

@@ -159,6 +159,25 @@ TEST_F(ResultsH5, DoneCellWithoutItsResultsIsNotFinished) {
   EXPECT_EQ(finished.count(damaged), 0u);
 }
 
+// A results file that lost /cells is refused when the run opens it, before any cell
+// is computed (not when the first finished cell cannot be saved).
+TEST_F(ResultsH5, FileWithoutCellsIsRefusedAtOpen) {
+  const fs::path file = dir_ / "results.h5";
+  open_results_h5(file, sample_provenance(), false)->write_cell(sample_cell(0));
+  {
+    const hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    ASSERT_GE(f, 0);
+    ASSERT_GE(H5Ldelete(f, "cells", H5P_DEFAULT), 0);
+    H5Fclose(f);
+  }
+  try {
+    open_results_h5(file, sample_provenance(), false);
+    FAIL() << "a results file without /cells was opened for writing";
+  } catch (const ep::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("without its /cells or /runs group"), std::string::npos) << e.what();
+  }
+}
+
 TEST_F(ResultsH5, StaleTmpFromACrashIsIgnored) {
   const fs::path file = dir_ / "results.h5";
   open_results_h5(file, sample_provenance(), false)->write_cell(sample_cell(0));
