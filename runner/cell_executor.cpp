@@ -69,10 +69,17 @@ struct HeldModel {
   std::vector<torch::Tensor> pristine;  // parameters before fine-tuning (only when the model fine-tunes)
 };
 
-void load_model(HeldModel& held, const grid::Grid& g, int index, torch::Device device) {
-  const grid::ModelSpec& spec = g.models[index];
+// The tokenizer first (the task and the memory check need it), the weights once the
+// cell is known to fit.
+void load_tokenizer(HeldModel& held, const grid::Grid& g, int index) {
   held = HeldModel{};
-  held.tokenizer = std::make_unique<BpeTokenizer>(BpeTokenizer::load(spec.tokenizer));
+  require_model_files(g.models[index], g.source);
+  held.tokenizer = std::make_unique<BpeTokenizer>(BpeTokenizer::load(g.models[index].tokenizer));
+  held.index = index;
+}
+
+void load_weights(HeldModel& held, const grid::Grid& g, torch::Device device) {
+  const grid::ModelSpec& spec = g.models[held.index];
   LoadOptions lo;
   lo.dtype = scalar_type(g.eigenprune.dtype);
   lo.device = device;
@@ -88,7 +95,6 @@ void load_model(HeldModel& held, const grid::Grid& g, int index, torch::Device d
     torch::NoGradGuard no_grad;
     for (auto& [name, p] : held.model->named_parameters()) held.pristine.push_back(p.detach().clone());
   }
-  held.index = index;
 }
 
 // Fine-tuning changes the weights; the next cell of the same model starts from the
@@ -190,27 +196,26 @@ class Executor {
     CellResult res;  // the cell's identity and group are the cell loop's to fill
     res.ran_on = fmt::format("{} ({})", device.str(), comm.backend());
 
-    // 0. Will it fit? Refused before anything is loaded (a model of another cell is
-    // let go first: its memory is this cell's).
+    // 1. The tokenizer (a model of another cell is let go: its memory is this cell's),
+    // then the task: prompts, answer tokens, splits.
     auto t = Clock::now();
-    if (held_.index != cell.model) held_ = HeldModel{};
-    refuse_if_it_cannot_fit(g, cell, device, held_.index == cell.model);
-
-    // 1. The model, once per group and model.
-    inject_test_failure(cell, comm.rank(), "load");
-    if (held_.index != cell.model) {
-      spdlog::info("cell {}: loading model {}", cell.name, model_spec.name);
-      load_model(held_, g, cell.model, device);
-    }
-    CausalLM& model = *held_.model;
+    if (held_.index != cell.model) load_tokenizer(held_, g, cell.model);
     const BpeTokenizer& tok = *held_.tokenizer;
     const int64_t pad_id = tok.eos_id().value_or(0);
-    res.timings["load"] = seconds_since(t);
-
-    // 2. The task: prompts, answer tokens, splits.
-    t = Clock::now();
     const CellTask task = build_cell_task(g, task_spec, grid::prepends_bos(task_spec, model_spec, tok.add_bos()), tok);
+    const int64_t positions = longest_teacher_forced_input(task.train_eval.prompts, task.train_eval.answers);
     res.timings["task"] = seconds_since(t);
+
+    // 2. Will it fit? Refused before the weights load. Then the weights, once per group and model.
+    t = Clock::now();
+    refuse_if_it_cannot_fit(cell_needs(g, cell, tok, positions), cell, device, held_.model != nullptr);
+    inject_test_failure(cell, comm.rank(), "load");
+    if (!held_.model) {
+      spdlog::info("cell {}: loading model {}", cell.name, model_spec.name);
+      load_weights(held_, g, device);
+    }
+    CausalLM& model = *held_.model;
+    res.timings["load"] = seconds_since(t);
 
     // 3. Fine-tuning (data parallel: each rank its shard of every batch, gradients summed).
     t = Clock::now();
@@ -234,7 +239,7 @@ class Executor {
     ScoreOptions sopts;
     sopts.reduce = ep.position_reduction;
     sopts.pairs = ep.pairs;
-    sopts.positions = longest_teacher_forced_input(task.train_eval.prompts, task.train_eval.answers);
+    sopts.positions = positions;
     sopts.micro_batch_tokens = scoring_token_budget(ep, model, sopts.positions, device, cell);
     const Scorer scorer(decs, sopts);
     ScoreState state = scorer.make_state(device);
@@ -300,9 +305,8 @@ class Executor {
 
   // The least a cell needs (scoring one row at a time) against what the device has
   // free (plus the weights, when this group already holds the model).
-  static void refuse_if_it_cannot_fit(const grid::Grid& g, const Cell& cell, const torch::Device& device,
+  static void refuse_if_it_cannot_fit(const CellNeeds& n, const Cell& cell, const torch::Device& device,
                                       bool model_resident) {
-    const CellNeeds n = estimate_cell_needs(g, cell);
     const CellMemory& m = n.memory;
     const int64_t free = dist::free_memory_bytes(device) + (model_resident ? m.weights : 0);
     EP_CHECK(m.least() <= free,

@@ -1,7 +1,7 @@
 // What a cell will need on its device, estimated before it runs (core/model/
 // memory_estimate.h): `eprunner plan` prints it for every cell, and the executor
 // refuses a cell whose least need (scoring one row at a time) exceeds the device's
-// free memory, before loading anything. Torch-free.
+// free memory, before loading the weights. Torch-free.
 #pragma once
 
 #include "core/io/hf_config.h"
@@ -25,8 +25,12 @@ struct CellNeeds {
   CellMemory memory;
 };
 
-// Loads the cell's tokenizer, config and training split (no weights). Throws what
-// those throw (a missing checkpoint, data folder...).
+// The needs of a cell whose tokenizer and longest scored input (T) are known (the
+// executor has built the task): reads the model's config, no weights.
+CellNeeds cell_needs(const grid::Grid& grid, const Cell& cell, const BpeTokenizer& tokenizer, int64_t positions);
+
+// The same from nothing (`eprunner plan`): loads the tokenizer and tokenizes the
+// training split. Throws what those throw (a missing checkpoint, data folder...).
 CellNeeds estimate_cell_needs(const grid::Grid& grid, const Cell& cell);
 
 // "1.25 GiB"
