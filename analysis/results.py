@@ -28,6 +28,7 @@ and what is wrong); the command-line entry points turn that into one line on std
 from __future__ import annotations
 
 import math
+import os
 import sys
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
@@ -40,7 +41,7 @@ except ImportError as e:  # e.g. a pyenv/venv python3 first in PATH, without Deb
                       f"python3-numpy, or run with /usr/bin/python3") from e
 
 FORMAT = "eprunner-results"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: fixed-length strings and per-cell checksums; 1 reads the same
 
 
 class ResultsError(Exception):
@@ -230,33 +231,63 @@ def read_cell(g, per_example: bool = True, masks: bool = False, scores: bool = F
     return c
 
 
-def load(path: str, per_example: bool = True, masks: bool = False, scores: bool = False,
-         activations: bool = False) -> Results:
-    """Every published cell of a results file (also one still being written), in index order.
-    Raises ResultsError when the file cannot be opened, is no eprunner results file, is of a
-    newer format version, or has a cell that cannot be read."""
+def _journal_entries(path: str) -> List[str]:
+    """The journal a running (or crashed) writer keeps beside the file
+    (docs/results-format.md): <path>.journal/<10 digits>.h5, in order."""
+    folder = path + ".journal"
+    if not os.path.isdir(folder):
+        return []
+    names = sorted(n for n in os.listdir(folder) if len(n) == 13 and n.endswith(".h5") and n[:10].isdigit())
+    return [os.path.join(folder, n) for n in names]
+
+
+def _open(path: str, shown: str):
     try:
         f = h5py.File(path, "r")
     except OSError as e:  # missing, unreadable, not HDF5
-        raise ResultsError(path, f"cannot open as an HDF5 file: {e}") from e
-    with f:
-        fmt = _attr_str(f, "format")
-        if fmt != FORMAT:
-            raise ResultsError(path, f"not an eprunner results file (no format = \"{FORMAT}\" attribute)")
-        version = _attr_int(f, "format_version")
-        if version > FORMAT_VERSION:
-            raise ResultsError(path, f"results format version {version} is newer than this package reads "
-                                     f"({FORMAT_VERSION})")
-        attrs = {k: (_text(v) if isinstance(v, (str, bytes)) else v) for k, v in f.attrs.items()}
-        cells = []
-        if "cells" in f:
+        raise ResultsError(shown, f"cannot open as an HDF5 file: {e}") from e
+    fmt = _attr_str(f, "format")
+    if fmt != FORMAT:
+        f.close()
+        raise ResultsError(shown, f"not an eprunner results file (no format = \"{FORMAT}\" attribute)")
+    version = _attr_int(f, "format_version")
+    if version > FORMAT_VERSION:
+        f.close()
+        raise ResultsError(shown, f"results format version {version} is newer than this package reads "
+                                  f"({FORMAT_VERSION})")
+    return f
+
+
+def load(path: str, per_example: bool = True, masks: bool = False, scores: bool = False,
+         activations: bool = False) -> Results:
+    """Every published cell of a results file and of its journal (a run still writing, or one
+    that crashed), in index order. Raises ResultsError when the file cannot be opened, is no
+    eprunner results file, is of a newer format version, or has a cell that cannot be read."""
+    # The journal's entries first, then the file: an entry folded meanwhile is in the file.
+    entries = []
+    for e in _journal_entries(path):
+        try:
+            entries.append(_open(e, e))
+        except ResultsError:
+            if os.path.exists(e):
+                raise
+    files = [_open(path, path)] + entries
+    try:
+        attrs = {k: (_text(v) if isinstance(v, (str, bytes)) else v) for k, v in files[-1].attrs.items()}
+        by_name: Dict[str, Cell] = {}
+        for f in files:
+            if "cells" not in f:
+                continue
             for name in f["cells"].keys():
                 g = f["cells"][name]
                 if "status" not in g.attrs:  # never published without it; skip defensively
                     continue
                 try:
-                    cells.append(read_cell(g, per_example, masks, scores, activations))
+                    by_name[name] = read_cell(g, per_example, masks, scores, activations)
                 except (KeyError, ValueError, TypeError, OSError) as e:
-                    raise ResultsError(path, f"cell '{name}' cannot be read: {e}") from e
-        cells.sort(key=lambda c: c.index)
+                    raise ResultsError(f.filename, f"cell '{name}' cannot be read: {e}") from e
+        cells = sorted(by_name.values(), key=lambda c: c.index)
         return Results(path=path, attrs=attrs, cells=cells)
+    finally:
+        for f in files:
+            f.close()

@@ -2,7 +2,11 @@
 // and vectors as a u64 length then their bytes (distributed/bytes.h).
 #include "runner/cell_codec.h"
 
+#include <algorithm>
 #include <type_traits>
+
+#include <fmt/format.h>
+#include <zlib.h>
 
 #include "core/util/error.h"
 #include "distributed/bytes.h"
@@ -131,6 +135,18 @@ CellResult decode_cell(const std::vector<uint8_t>& bytes) {
   c.examples = r.pod<int64_t>();
   EP_CHECK(r.done(), "cell result message: {} trailing bytes", bytes.size());
   return c;
+}
+
+std::string cell_checksum(const CellResult& cell) {
+  const std::vector<uint8_t> bytes = encode_cell(cell);
+  uLong crc = crc32(0L, Z_NULL, 0);
+  // zlib takes at most 4 GiB per call.
+  for (size_t done = 0; done < bytes.size();) {
+    const size_t n = std::min<size_t>(bytes.size() - done, 1u << 30);
+    crc = crc32(crc, bytes.data() + done, static_cast<uInt>(n));
+    done += n;
+  }
+  return fmt::format("crc32:{:08x}", static_cast<uint32_t>(crc));
 }
 
 namespace {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "experiments/split_score.h"
@@ -14,6 +15,10 @@ namespace ep::runner {
 
 std::vector<uint8_t> encode_cell(const CellResult& cell);
 CellResult decode_cell(const std::vector<uint8_t>& bytes);  // ep::Error on a malformed buffer
+
+// "crc32:<8 hex digits>" of encode_cell(cell): the per-cell checksum of results
+// files (h5_util.h kChecksumAttr). x86-64 and aarch64 encode alike (little-endian).
+std::string cell_checksum(const CellResult& cell);
 
 // One rank's evaluated shard of a split, for the all-gather (cell_executor.cpp).
 std::vector<uint8_t> encode_outcomes(const ExampleOutcomes& outcomes);

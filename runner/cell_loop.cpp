@@ -19,6 +19,7 @@
 #include "distributed/work_queue.h"
 #include "runner/cell_codec.h"
 #include "runner/progress.h"
+#include "runner/results_guard.h"
 
 namespace ep::runner {
 namespace {
@@ -117,6 +118,20 @@ void run_group(const grid::Grid& grid, const std::vector<Cell>& cells, const Gro
   }
 }
 
+// The cells a rerun skips, from a file read guarded and in full (every checksum
+// checked) before the writer trusts it; a damaged cell stops the run before any
+// cell is computed, with the way out.
+std::map<std::string, std::string> finished_cells(const std::filesystem::path& file) {
+  GuardOptions check;
+  check.check_only = true;
+  auto snapshot = read_results_guarded(file, ReadDepth::Everything, check);
+  EP_CHECK(snapshot->damaged.empty(),
+           "the results file '{}' is damaged ({}); `eprunner merge NEW.h5 {}` copies its good cells into a new file "
+           "(then rerun with --out NEW.h5 to compute the rest), or --restart sets it aside and starts over",
+           file.string(), describe_damage(*snapshot), file.string());
+  return snapshot->finished();
+}
+
 // World rank 0's part before any cell runs: what is left to do, and the writer.
 struct Rank0Setup {
   std::vector<Cell> todo;
@@ -127,7 +142,7 @@ Rank0Setup prepare_rank0(const grid::Grid& grid, const std::vector<Cell>& cells,
                          const Provenance& provenance) {
   Rank0Setup s;
   std::map<std::string, std::string> finished;
-  if (!opts.restart && std::filesystem::exists(grid.output)) finished = open_results_reader(grid.output)->finished();
+  if (!opts.restart && std::filesystem::exists(grid.output)) finished = finished_cells(grid.output);
   std::vector<std::string> changed;
   s.todo = cells_to_run(cells, finished, opts.restart, &changed);
   if (opts.only_cell) {  // `run --cell I`: the rest of the grid is not this run's business

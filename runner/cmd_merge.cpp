@@ -8,6 +8,12 @@
 //     and the exit status is 1 while any grid cell is not done in OUT (each named);
 //   - a "done" copy wins over an "error" one when several files hold a cell.
 //
+// Damage: every file is read guarded (results_guard.h). A damaged cell of a source
+// is skipped and named, the good ones are copied, and the exit status is 1; a file
+// that cannot be read at all likewise. `eprunner merge NEW.h5 DAMAGED.h5` is how a
+// damaged results file is salvaged; `eprunner merge OUT` alone folds a journal a
+// crashed run left (results_journal.h).
+//
 // Provenance: every source run that computed a copied cell becomes a run of OUT
 // (/runs/<k> with that run's hosts, command line, versions, start and end), and the
 // cell's `run` points to it; a last run records the merge itself (the root
@@ -27,7 +33,8 @@
 #include "runner/commands.h"
 #include "runner/grid.h"
 #include "runner/provenance.h"
-#include "runner/results_file.h"
+#include "runner/results_guard.h"
+#include "runner/results_journal.h"
 #include "runner/schedule.h"
 
 namespace ep::cli {
@@ -75,6 +82,32 @@ struct Pick {
   int grid_index = -1;  // its index in --grid, when given
 };
 
+// The source files' cells, read guarded (results_guard.h). A file that cannot be
+// read at all, and every damaged cell, is named on stderr and counted.
+struct Sources {
+  std::vector<std::unique_ptr<runner::ResultsSnapshot>> listed;  // Summaries, one per readable file
+  int unreadable_files = 0;
+  int damaged_cells = 0;
+};
+
+Sources list_sources(const std::vector<fs::path>& files) {
+  Sources s;
+  for (const auto& file : files) {
+    try {
+      auto snap = runner::read_results_guarded(file, runner::ReadDepth::Summaries);
+      for (const auto& d : snap->damaged) {
+        std::cerr << fmt::format("merge: skipping cell '{}' of {}: {}\n", d.name, file.string(), d.why);
+        ++s.damaged_cells;
+      }
+      s.listed.push_back(std::move(snap));
+    } catch (const std::exception& e) {
+      std::cerr << "merge: skipping " << file.string() << ": " << e.what() << "\n";
+      ++s.unreadable_files;
+    }
+  }
+  return s;
+}
+
 int run_merge(const MergeArgs& a, const std::vector<std::string>& argv) {
   const fs::path out = fs::absolute(a.out);
   std::optional<grid::Grid> g;
@@ -84,30 +117,30 @@ int run_merge(const MergeArgs& a, const std::vector<std::string>& argv) {
     for (const auto& c : runner::make_cells(*g)) grid_cells[c.name] = c;
   }
   const std::vector<fs::path> files = source_files(a, out);
-  EP_CHECK(!files.empty() || g, "nothing to merge: give cell files or --from DIR");
 
-  std::map<std::string, CellSummary> in_out;  // what OUT holds now
-  if (fs::exists(out))
-    for (const auto& c : runner::open_results_reader(out)->cells()) in_out[c.name] = c;
+  // What OUT holds now. A damaged OUT is not merged into: the writer would copy its
+  // damaged groups along. Merging it as a source into a new file salvages it.
+  std::map<std::string, CellSummary> in_out;
+  if (fs::exists(out)) {
+    auto snap = runner::read_results_guarded(out, runner::ReadDepth::Everything, {0, {}, /*check_only=*/true});
+    EP_CHECK(snap->damaged.empty(),
+             "'{}' is damaged ({}); merge it and the other files into a new file instead (`eprunner merge NEW.h5 {} "
+             "...`): its good cells are copied, the damaged ones named", out.string(), runner::describe_damage(*snap),
+             out.string());
+    for (const auto& c : snap->listed) in_out[c.name] = c;
+  }
 
   // Choose one copy per cell: the grid's settings only (with --grid), done over error.
+  Sources sources = list_sources(files);
   std::map<std::string, Pick> picks;
-  int foreign = 0, unreadable = 0;
-  for (const auto& file : files) {
-    std::vector<CellSummary> cells;
-    try {
-      cells = runner::open_results_reader(file)->cells();
-    } catch (const std::exception& e) {
-      std::cerr << "merge: skipping " << file.string() << ": " << e.what() << "\n";
-      ++unreadable;
-      continue;
-    }
-    for (const auto& c : cells) {
+  int foreign = 0;
+  for (const auto& snap : sources.listed) {
+    for (const auto& c : snap->listed) {
       int index = -1;
       if (g) {
         auto it = grid_cells.find(c.name);
         if (it == grid_cells.end() || it->second.fingerprint != c.fingerprint) {
-          std::cerr << fmt::format("merge: {} in {} is {} this grid; skipped\n", c.name, file.string(),
+          std::cerr << fmt::format("merge: {} in {} is {} this grid; skipped\n", c.name, snap->file.string(),
                                    it == grid_cells.end() ? "not a cell of" : "from other settings than");
           ++foreign;
           continue;
@@ -117,13 +150,13 @@ int run_merge(const MergeArgs& a, const std::vector<std::string>& argv) {
       auto have = picks.find(c.name);
       if (have == picks.end() ||
           (have->second.cell.status != runner::CellStatus::Done && c.status == runner::CellStatus::Done))
-        picks[c.name] = Pick{file, c, index};
+        picks[c.name] = Pick{snap->file, c, index};
     }
   }
 
   // Drop what OUT already holds: done with the same fingerprint.
   int already = 0;
-  std::map<std::pair<fs::path, int64_t>, std::vector<Pick>> by_run;  // (file, run k) -> cells
+  std::map<fs::path, std::map<int64_t, std::vector<Pick>>> by_file;  // file -> run k -> cells
   for (const auto& [name, p] : picks) {
     auto it = in_out.find(name);
     if (it != in_out.end() && it->second.status == runner::CellStatus::Done) {
@@ -137,29 +170,51 @@ int run_merge(const MergeArgs& a, const std::vector<std::string>& argv) {
         continue;
       }
     }
-    by_run[{p.file, p.cell.run}].push_back(p);
+    by_file[p.file][p.cell.run].push_back(p);
   }
 
-  int copied = 0;
+  // Copy: one writer; one run of OUT per source run, so the cells keep pointing at
+  // the run that computed them; the merge itself is the last run.
+  std::unique_ptr<runner::ResultsWriter> writer;
+  auto start_run = [&](const Provenance& prov) {
+    if (!writer)
+      writer = runner::open_results_h5(out, prov, false);
+    else
+      writer->begin_run(prov);
+  };
+  int copied = 0, damaged = sources.damaged_cells;
   std::string last_grid_text, last_grid_path;
-  for (const auto& [key, cells] : by_run) {
-    const auto& [file, run] = key;
-    auto reader = runner::open_results_reader(file);
-    Provenance prov = reader->run_provenance(run);
-    last_grid_text = prov.grid_text;
-    last_grid_path = prov.grid_path;
-    // One run of OUT per source run: the cells keep pointing at the run that computed them.
-    auto writer = runner::open_results_h5(out, prov, false);
-    for (const auto& p : cells) {
-      runner::CellResult c = reader->read_cell(p.cell.name);
-      if (p.grid_index >= 0) c.index = p.grid_index;
-      writer->write_cell(c);
-      ++copied;
-      std::cout << fmt::format("merge: {} ({}) from {}\n", c.name, name_of(c.status), file.string());
+  for (const auto& [file, runs] : by_file) {
+    runner::GuardOptions only;
+    for (const auto& [run, cells] : runs)
+      for (const auto& p : cells) only.only.insert(p.cell.name);
+    auto reader = runner::read_results_guarded(file, runner::ReadDepth::Everything, only);
+    for (const auto& d : reader->damaged) {
+      std::cerr << fmt::format("merge: skipping cell '{}' of {}: {}\n", d.name, file.string(), d.why);
+      ++damaged;
     }
-    writer->finish(prov.ended_at.empty() ? runner::utc_now() : prov.ended_at);
+    for (const auto& [run, cells] : runs) {
+      bool started = false;
+      for (const auto& p : cells) {
+        if (!reader->data.count(p.cell.name)) continue;  // damaged: named above
+        if (!started) {
+          Provenance prov = reader->run_provenance(run);
+          last_grid_text = prov.grid_text;
+          last_grid_path = prov.grid_path;
+          if (prov.ended_at.empty()) prov.ended_at = runner::utc_now();
+          start_run(prov);
+          started = true;
+        }
+        runner::CellResult c = reader->read_cell(p.cell.name);
+        if (p.grid_index >= 0) c.index = p.grid_index;
+        writer->write_cell(c);
+        ++copied;
+        std::cout << fmt::format("merge: {} ({}) from {}\n", c.name, name_of(c.status), file.string());
+      }
+    }
   }
-  if (copied > 0) {  // the merge itself, as the latest run (root attributes)
+  const bool journal_left = !runner::list_journal(out).empty();  // a crashed run's: fold it in
+  if (copied > 0 || journal_left) {  // the merge itself, as the latest run (root attributes)
     grid::Grid for_prov;
     if (g) {
       for_prov = *g;
@@ -172,19 +227,22 @@ int run_merge(const MergeArgs& a, const std::vector<std::string>& argv) {
     Provenance prov = runner::make_provenance(for_prov, static_cast<int>(cargv.size()), cargv.data(),
                                               fmt::format("merge of {} cell(s) from {} file(s)", copied, files.size()));
     prov.hosts = hostname();
-    auto writer = runner::open_results_h5(out, prov, false);
+    start_run(prov);
     writer->finish(runner::utc_now());
+    writer.reset();
   }
-  std::cout << fmt::format("merge: {} cell(s) copied into {} from {} file(s); {} already there{}{}\n", copied,
+  std::cout << fmt::format("merge: {} cell(s) copied into {} from {} file(s); {} already there{}{}{}\n", copied,
                            out.string(), files.size(), already,
                            foreign ? fmt::format(", {} from other settings skipped", foreign) : "",
-                           unreadable ? fmt::format(", {} unreadable file(s)", unreadable) : "");
+                           sources.unreadable_files ? fmt::format(", {} unreadable file(s)", sources.unreadable_files)
+                                                    : "",
+                           damaged ? fmt::format(", {} damaged cell(s) skipped", damaged) : "");
 
   int missing = 0;
   if (g) {
     std::map<std::string, CellSummary> now;
     if (fs::exists(out))
-      for (const auto& c : runner::open_results_reader(out)->cells()) now[c.name] = c;
+      for (const auto& c : runner::read_results_guarded(out, runner::ReadDepth::Summaries)->cells()) now[c.name] = c;
     for (const auto& [name, cell] : grid_cells) {
       auto it = now.find(name);
       if (it != now.end() && it->second.status == runner::CellStatus::Done && it->second.fingerprint == cell.fingerprint) continue;
@@ -197,7 +255,7 @@ int run_merge(const MergeArgs& a, const std::vector<std::string>& argv) {
     std::cout << fmt::format("merge: {} of {} grid cells done in {}\n", grid_cells.size() - missing,
                              grid_cells.size(), out.string());
   }
-  return missing > 0 || unreadable > 0 ? 1 : 0;
+  return missing > 0 || sources.unreadable_files > 0 || damaged > 0 ? 1 : 0;
 }
 
 }  // namespace
@@ -205,7 +263,7 @@ int run_merge(const MergeArgs& a, const std::vector<std::string>& argv) {
 void add_merge_command(CLI::App& app) {
   auto* cmd = app.add_subcommand("merge", "Copy the cells of other results files (e.g. Slurm array cell files) into one");
   auto a = std::make_shared<MergeArgs>();
-  cmd->add_option("out", a->out, "the results file to merge into (created if missing)")->required();
+  cmd->add_option("out", a->out, "the results file to merge into (created if missing; alone: fold its journal)")->required();
   cmd->add_option("files", a->files, "results files to take cells from");
   cmd->add_option("--from", a->from, "also every *.h5 file in this folder");
   cmd->add_option("--grid", a->grid, "take only this grid's cells (current settings); exit 1 while any is not done")

@@ -9,7 +9,7 @@
 
 #include "runner/commands.h"
 #include "runner/plan.h"
-#include "runner/results_file.h"
+#include "runner/results_guard.h"
 #include "runner/schedule.h"
 
 namespace ep::runner {
@@ -38,7 +38,7 @@ void add_plan_command(CLI::App& app) {
     const grid::Grid g = grid::load(*grid_file);
     std::map<std::string, std::string> finished, failed;
     if (std::filesystem::exists(g.output)) {
-      auto reader = runner::open_results_reader(g.output);
+      auto reader = runner::read_results_guarded(g.output, runner::ReadDepth::Summaries);
       for (const auto& c : reader->cells()) (c.status == runner::CellStatus::Done ? finished : failed)[c.name] = c.fingerprint;
     }
     const int world = *np > 0 ? *np : runner::launcher_world_size();

@@ -23,7 +23,7 @@
 #include "core/util/error.h"
 #include "runner/commands.h"
 #include "runner/grid.h"
-#include "runner/results_file.h"
+#include "runner/results_guard.h"
 #include "runner/schedule.h"
 #include "slurm/sbatch.h"
 
@@ -92,7 +92,7 @@ std::string sbatch(const fs::path& script, const std::string& extra = "") {
 // Array mode runs only what the results file does not hold yet (done, same settings).
 std::vector<int> unfinished_cells(const grid::Grid& g, const fs::path& results, int* finished_count) {
   std::map<std::string, std::string> finished;
-  if (fs::exists(results)) finished = runner::open_results_reader(results)->finished();
+  if (fs::exists(results)) finished = runner::read_results_guarded(results, runner::ReadDepth::Summaries)->finished();
   std::vector<int> out;
   for (const auto& c : runner::cells_to_run(runner::make_cells(g), finished, false)) out.push_back(c.index);
   *finished_count = static_cast<int>(runner::make_cells(g).size() - out.size());

@@ -19,7 +19,7 @@ nlohmann::json read_string_array(std::istream& in) {
   nlohmann::json doc;
   try {
     doc = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse errors, and numbers beyond a double (1e999)
     EP_FAIL("stdin: expected a JSON array of strings, got invalid JSON: {}", e.what());
   }
   EP_CHECK(doc.is_array(), "stdin: expected a JSON array of strings, got a JSON {}", doc.type_name());

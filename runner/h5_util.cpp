@@ -1,6 +1,11 @@
 // HDF5 C API wrappers: handles, attributes, datasets, the error stack.
 #include "runner/h5_util.h"
 
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <numeric>
 
@@ -32,9 +37,20 @@ template <> hid_t file_type<double>() { return H5T_IEEE_F64LE; }
 template <> hid_t file_type<int64_t>() { return H5T_STD_I64LE; }
 template <> hid_t file_type<uint8_t>() { return H5T_STD_U8LE; }
 
+// Variable-length strings: how format 1 files store them (read only).
 Handle string_type() {
   Handle t(H5Tcopy(H5T_C_S1), H5Tclose);
   if (t < 0 || H5Tset_size(t, H5T_VARIABLE) < 0 || H5Tset_cset(t, H5T_CSET_UTF8) < 0) fail("making a string type");
+  return t;
+}
+
+// A fixed-length UTF-8 string of `size` bytes (at least 1: HDF5 has no empty type),
+// padded with NULs.
+Handle fixed_string_type(size_t size) {
+  Handle t(H5Tcopy(H5T_C_S1), H5Tclose);
+  if (t < 0 || H5Tset_size(t, std::max<size_t>(size, 1)) < 0 || H5Tset_strpad(t, H5T_STR_NULLPAD) < 0 ||
+      H5Tset_cset(t, H5T_CSET_UTF8) < 0)
+    fail("making a string type");
   return t;
 }
 
@@ -99,20 +115,112 @@ Handle file_access() {
   Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
   if (fapl < 0) fail("making file access properties");
 #if H5_VERSION_GE(1, 10, 7)
-  // Writers only ever write private .tmp copies that no reader opens, so HDF5's
-  // flock() buys nothing here, and it fails on file systems without locks (Lustre).
+  // Files are only ever replaced by rename, never changed in place, and writers
+  // lock with results_lock.h: HDF5's own flock() buys nothing here, and it fails
+  // on file systems without locks (Lustre).
   H5Pset_file_locking(fapl, false, true);
 #endif
   return fapl;
 }
 }  // namespace
 
-Handle create_file(const std::filesystem::path& path) {
+// The core driver allocates the image through these callbacks; at close, instead
+// of freeing it, we keep it (the file's bytes, now final).
+struct MemoryFile::Buffer {
+  void* live = nullptr;
+  size_t size = 0;
+  void* kept = nullptr;
+  size_t kept_size = 0;
+};
+
+namespace {
+void* image_malloc(size_t size, H5FD_file_image_op_t, void* udata) {
+  auto* b = static_cast<MemoryFile::Buffer*>(udata);
+  b->live = std::malloc(size);
+  b->size = size;
+  return b->live;
+}
+void* image_memcpy(void* dest, const void* src, size_t size, H5FD_file_image_op_t, void*) {
+  return std::memcpy(dest, src, size);
+}
+void* image_realloc(void* ptr, size_t size, H5FD_file_image_op_t, void* udata) {
+  auto* b = static_cast<MemoryFile::Buffer*>(udata);
+  void* p = std::realloc(ptr, size);
+  if (p && ptr == b->live) {
+    b->live = p;
+    b->size = size;
+  }
+  return p;
+}
+herr_t image_free(void* ptr, H5FD_file_image_op_t, void* udata) {
+  auto* b = static_cast<MemoryFile::Buffer*>(udata);
+  if (ptr && ptr == b->live) {
+    std::free(b->kept);
+    b->kept = ptr;
+    b->kept_size = b->size;
+    b->live = nullptr;
+  } else {
+    std::free(ptr);
+  }
+  return 0;
+}
+void* udata_same(void* udata) { return udata; }
+herr_t udata_keep(void*) { return 0; }
+
+// The file's length from its superblock (versions 2 and 3, which the 1.8+ format
+// writes): signature 8, version 1, offset size 1, length size 1, flags 1, then
+// four addresses (base, extension, end of file, root group).
+size_t end_of_file(const uint8_t* p, size_t available) {
+  static const uint8_t kSignature[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+  EP_CHECK(available >= 12 && std::memcmp(p, kSignature, 8) == 0, "HDF5: an in-memory image without its signature");
+  EP_CHECK(p[8] == 2 || p[8] == 3, "HDF5: an in-memory image with superblock version {}", p[8]);
+  const size_t offsets = p[9];
+  EP_CHECK(offsets >= 1 && offsets <= 8 && available >= 12 + 4 * offsets, "HDF5: an in-memory image with {}-byte offsets",
+           offsets);
+  uint64_t eof = 0;
+  for (size_t i = 0; i < offsets; ++i) eof |= static_cast<uint64_t>(p[12 + 2 * offsets + i]) << (8 * i);
+  EP_CHECK(eof >= 12 + 4 * offsets && eof <= available, "HDF5: an in-memory image ends at {} of {} bytes", eof,
+           available);
+  return static_cast<size_t>(eof);
+}
+}  // namespace
+
+MemoryFile::MemoryFile() : buffer_(std::make_unique<Buffer>()) {
   quiet_errors();
-  Handle fapl = file_access();
-  Handle f(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl), H5Fclose);
-  if (f < 0) fail(fmt::format("cannot create '{}'", path.string()));
-  return f;
+  Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  if (fapl < 0 || H5Pset_fapl_core(fapl, 1 << 20, /*backing_store=*/false) < 0) fail("making in-memory file properties");
+  // The 1.8 object format at least: attributes over 64 KiB (a long grid text as a
+  // fixed-length string) move to dense storage instead of failing. h5py reads it.
+  if (H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST) < 0) fail("setting the file format bounds");
+  H5FD_file_image_callbacks_t callbacks = {image_malloc, image_memcpy, image_realloc, image_free,
+                                           udata_same,   udata_keep,   buffer_.get()};
+  if (H5Pset_file_image_callbacks(fapl, &callbacks) < 0) fail("setting in-memory file callbacks");
+  // The name only identifies the file inside HDF5; nothing is created on disk.
+  static std::atomic<int> serial{0};
+  const std::string name = fmt::format("eprunner-memory-{}-{}", ::getpid(), ++serial);
+  file_ = Handle(H5Fcreate(name.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl), H5Fclose);
+  if (file_ < 0) fail("cannot create an in-memory HDF5 file");
+}
+
+MemoryFile::~MemoryFile() {
+  file_.reset();
+  std::free(buffer_->kept);
+}
+
+std::vector<uint8_t> MemoryFile::close_to_image() {
+  if (H5Fflush(file_, H5F_SCOPE_GLOBAL) < 0) fail("flushing an in-memory file");
+  if (H5Fclose(file_.release()) < 0) fail("closing an in-memory file");
+  EP_CHECK(buffer_->kept, "HDF5: an in-memory file left no image at its close");
+  const auto* p = static_cast<const uint8_t*>(buffer_->kept);
+  std::vector<uint8_t> bytes(p, p + end_of_file(p, buffer_->kept_size));
+  std::free(buffer_->kept);
+  buffer_->kept = nullptr;
+  return bytes;
+}
+
+void copy_object(hid_t src, const std::string& src_name, hid_t dst, const std::string& dst_name) {
+  if (H5Ocopy(src, src_name.c_str(), dst, dst_name.c_str(), H5P_DEFAULT, H5P_DEFAULT) < 0)
+    fail(fmt::format("copying '{}'", src_name));
 }
 
 Handle open_file(const std::filesystem::path& path, bool writable) {
@@ -176,19 +284,32 @@ void put_attr(hid_t obj, const std::string& name, hid_t type, const void* value)
 }  // namespace
 
 void write_attr(hid_t obj, const std::string& name, const std::string& value) {
-  Handle type = string_type();
-  const char* p = value.c_str();
-  put_attr(obj, name, type, &p);
+  Handle type = fixed_string_type(value.size());
+  std::string padded = value;
+  padded.resize(std::max<size_t>(value.size(), 1), '\0');
+  put_attr(obj, name, type, padded.data());
 }
 
 void write_attr(hid_t obj, const std::string& name, int64_t value) { put_attr(obj, name, H5T_STD_I64LE, &value); }
 
 void write_attr(hid_t obj, const std::string& name, double value) { put_attr(obj, name, H5T_IEEE_F64LE, &value); }
 
-std::string read_string_attr(hid_t obj, const std::string& name, const std::string& fallback) {
-  if (!has_attr(obj, name)) return fallback;
+namespace {
+// Opens attribute `name`, which must hold exactly one value: reading an array into
+// one value's buffer would overrun it (a damaged or foreign file).
+Handle open_scalar_attr(hid_t obj, const std::string& name) {
   Handle a(H5Aopen(obj, name.c_str(), H5P_DEFAULT), H5Aclose);
   if (a < 0) fail(fmt::format("opening attribute '{}'", name));
+  Handle space(H5Aget_space(a), H5Sclose);
+  const hssize_t n = space < 0 ? -1 : H5Sget_simple_extent_npoints(space);
+  if (n != 1) EP_FAIL("attribute '{}' holds {} values; expected one (the file is damaged)", name, n);
+  return a;
+}
+}  // namespace
+
+std::string read_string_attr(hid_t obj, const std::string& name, const std::string& fallback) {
+  if (!has_attr(obj, name)) return fallback;
+  Handle a = open_scalar_attr(obj, name);
   Handle ftype(H5Aget_type(a), H5Tclose);
   if (H5Tget_class(ftype) != H5T_STRING) fail(fmt::format("attribute '{}' is not a string", name));
   if (H5Tis_variable_str(ftype) > 0) {
@@ -199,19 +320,19 @@ std::string read_string_attr(hid_t obj, const std::string& name, const std::stri
     H5free_memory(p);
     return out;
   }
-  // Fixed-length strings (written by other tools, e.g. h5py with numpy bytes).
-  size_t size = H5Tget_size(ftype);
+  // Fixed-length strings (format 2; also other tools', e.g. h5py with numpy bytes),
+  // read as stored: the memory type is the file's (cset and padding included).
+  const size_t size = H5Tget_size(ftype);
+  if (size == 0 || size > (size_t{1} << 30)) fail(fmt::format("attribute '{}' has a string size of {}", name, size));
   std::string out(size, '\0');
-  Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
-  H5Tset_size(type, size);
-  if (H5Aread(a, type, out.data()) < 0) fail(fmt::format("reading attribute '{}'", name));
+  if (H5Aread(a, ftype, out.data()) < 0) fail(fmt::format("reading attribute '{}'", name));
   out.resize(out.find('\0') == std::string::npos ? out.size() : out.find('\0'));
   return out;
 }
 
 int64_t read_int_attr(hid_t obj, const std::string& name, int64_t fallback) {
   if (!has_attr(obj, name)) return fallback;
-  Handle a(H5Aopen(obj, name.c_str(), H5P_DEFAULT), H5Aclose);
+  Handle a = open_scalar_attr(obj, name);
   int64_t v = 0;
   if (a < 0 || H5Aread(a, H5T_NATIVE_INT64, &v) < 0) fail(fmt::format("reading attribute '{}'", name));
   return v;
@@ -219,7 +340,7 @@ int64_t read_int_attr(hid_t obj, const std::string& name, int64_t fallback) {
 
 double read_double_attr(hid_t obj, const std::string& name, double fallback) {
   if (!has_attr(obj, name)) return fallback;
-  Handle a(H5Aopen(obj, name.c_str(), H5P_DEFAULT), H5Aclose);
+  Handle a = open_scalar_attr(obj, name);
   double v = 0;
   if (a < 0 || H5Aread(a, H5T_NATIVE_DOUBLE, &v) < 0) fail(fmt::format("reading attribute '{}'", name));
   return v;

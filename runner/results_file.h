@@ -118,12 +118,18 @@ class ResultsWriter {
  public:
   virtual ~ResultsWriter() = default;
   virtual void write_cell(const CellResult& cell) = 0;
+  // Starts another run in the same file (`eprunner merge`: one run per source run, so
+  // each copied cell keeps pointing at the run that computed it); cells written
+  // after it belong to it. The first run is started by open_results_h5.
+  virtual void begin_run(const Provenance& provenance) = 0;
+  // The end of the run: its ended_at, and the journal folded into the file.
   virtual void finish(const std::string& ended_at) = 0;
 };
 
 // Opens `file` for a run: keeps the cells already in it (they are skipped), or with
 // `restart` moves it aside to `<file>.bak` and starts empty. The file exists and is
-// readable when this returns.
+// readable when this returns. Only one writer at a time: a second one (in any
+// process) gets an ep::Error naming the first (results_lock.h).
 std::unique_ptr<ResultsWriter> open_results_h5(const std::filesystem::path& file, const Provenance& provenance,
                                                bool restart);
 
@@ -144,6 +150,9 @@ class ResultsReader {
   // The provenance of run k, the one that computed a cell (CellSummary::run): /runs/<k>,
   // or the file's own (root) provenance where the file has no such run.
   virtual Provenance run_provenance(int64_t k) const = 0;
+  virtual std::map<int64_t, Provenance> runs() const = 0;   // every run recorded, by k
+  virtual std::vector<std::string> cell_names() const = 0;  // listed cells, by name (nothing read)
+  virtual CellSummary summary(const std::string& name) const = 0;
   virtual std::vector<CellSummary> cells() const = 0;       // in index order
   virtual CellResult read_cell(const std::string& name) const = 0;  // everything stored
   // Only the identity, status, timings and each split's metrics (no per-example
@@ -154,7 +163,9 @@ class ResultsReader {
   std::map<std::string, std::string> finished() const;
 };
 
-// Opens a results file read-only; an error names the file and what is wrong.
+// Opens a results file (and its journal) read-only, in this process; an error names
+// the file and what is wrong. For a file this process did not just write, prefer
+// read_results_guarded (results_guard.h): libhdf5 can crash on a damaged file.
 std::unique_ptr<ResultsReader> open_results_reader(const std::filesystem::path& file);
 
 // The current time as ISO 8601 UTC ("2026-11-27T13:05:00Z").

@@ -1,40 +1,38 @@
 // The HDF5 results writer (layout: docs/results-format.md).
 //
-// Crash safety by copy-and-rename: the published file is never opened for
-// writing. Each change (a finished cell, the end of a run) is made to a private
-// copy, `<file>.tmp`, which is flushed, closed and fsync'ed, then renamed over
-// `<file>`. rename(2) is atomic, so at every instant `<file>` is either the old
-// complete file or the new complete file; a kill mid-write leaves only a stale
-// .tmp, which the next run deletes. The price is one file copy per cell, which is
-// small next to a cell's compute.
-#include <fcntl.h>
+// Three guarantees, each from one piece:
+//   - crash safety: the published file is never changed in place. Every change is
+//     built in memory and published whole (durable_file.h: private temporary,
+//     fsync, rename), so at every instant `<file>` and each journal entry is either
+//     absent or complete; a kill at any moment loses nothing already written.
+//   - constant cost per cell: a finished cell is published as a journal entry of its
+//     own size, and the journal is folded into `<file>` only when it has grown as
+//     large as the file (results_journal.h); each byte is copied O(1) times.
+//   - one writer: ResultsLock (results_lock.h), held from open to destruction.
+// libhdf5 itself never writes to disk (in-memory files, h5_util.h), so a full disk
+// is one clear error from write(2), not a crash inside the library.
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
+#include <algorithm>
+#include <optional>
 #include <system_error>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "core/util/error.h"
+#include "runner/cell_codec.h"
+#include "runner/durable_file.h"
 #include "runner/h5_util.h"
 #include "runner/results_file.h"
+#include "runner/results_journal.h"
+#include "runner/results_lock.h"
 
 namespace ep::runner {
+
 namespace {
 
 namespace fs = std::filesystem;
-
-// fsync a file or folder by path; a rename is durable only once its folder is.
-void fsync_path(const fs::path& path, bool directory) {
-  int fd = ::open(path.c_str(), directory ? (O_RDONLY | O_DIRECTORY) : O_RDONLY);
-  EP_CHECK(fd >= 0, "cannot open '{}' to sync it: {}", path.string(), std::strerror(errno));
-  int rc = ::fsync(fd);
-  int err = errno;
-  ::close(fd);
-  // Some file systems refuse fsync on folders (EINVAL); the data is synced anyway.
-  EP_CHECK(rc == 0 || (directory && err == EINVAL), "fsync '{}' failed: {}", path.string(), std::strerror(err));
-}
 
 void write_split(hid_t parent, const std::string& name, const SplitResult& s) {
   h5::Handle g = h5::create_group(parent, name);
@@ -111,9 +109,15 @@ void write_cell_group(hid_t cells, const CellResult& c, int64_t run) {
   // Last, so a reader that sees `status` sees a whole cell (belt and braces: the
   // rename already guarantees it).
   h5::write_attr(g, "status", std::string(name_of(c.status)));
+  // Checksums of the cell as a reader will see it (read back from the in-memory
+  // file): what a damaged file fails (results_h5_reader.cpp).
+  h5::write_attr(g, h5::kChecksumAttr, cell_checksum(h5::read_cell_group(g, true)));
+  h5::write_attr(g, h5::kMetricsChecksumAttr, cell_checksum(h5::read_cell_group(g, false)));
 }
 
-void write_provenance(hid_t obj, const Provenance& p) {
+}  // namespace
+
+void h5::write_provenance(hid_t obj, const Provenance& p) {
   h5::write_attr(obj, "grid", p.grid_text);
   h5::write_attr(obj, "grid_path", p.grid_path);
   h5::write_attr(obj, "eprunner_version", p.eprunner_version);
@@ -128,6 +132,8 @@ void write_provenance(hid_t obj, const Provenance& p) {
   h5::write_attr(obj, "started_at", p.started_at);
   h5::write_attr(obj, "ended_at", p.ended_at);
 }
+
+namespace {
 
 std::string hdf5_version() {
   unsigned maj = 0, min = 0, rel = 0;
@@ -150,92 +156,232 @@ void move_aside(const fs::path& file) {
   fs::rename(file, backup);
 }
 
+// Temporaries of writers that died (this one holds the lock: no live writer owns
+// any): <file>.tmp*, and in the journal <seq>.h5.tmp*.
+void remove_dead_temporaries(const fs::path& file) {
+  std::error_code ec;
+  for (const fs::path& folder : {file.parent_path(), journal_folder(file)}) {
+    if (!fs::is_directory(folder, ec)) continue;
+    for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec)) {
+      const fs::path& p = it->path();
+      const bool ours = folder == file.parent_path() ? is_temporary_of(p, file)
+                                                     : p.filename().string().find(".h5.tmp") != std::string::npos;
+      if (ours) fs::remove(p, ec);
+    }
+  }
+}
+
+void write_format(hid_t f, const std::string& created_at) {
+  h5::write_attr(f, "format", std::string(h5::kFormat));
+  h5::write_attr(f, "format_version", h5::kFormatVersion);
+  h5::write_attr(f, "created_at", created_at);
+}
+
+// Checks `file` is a results file this writer may add to, before any cell is
+// computed (not when the first finished cell cannot be saved).
+void check_writable(hid_t f, const fs::path& file) {
+  EP_CHECK(h5::read_string_attr(f, "format") == h5::kFormat,
+           "'{}' is an HDF5 file but not an eprunner results file; choose another output or remove it", file.string());
+  const int64_t version = h5::read_int_attr(f, "format_version");
+  EP_CHECK(version <= h5::kFormatVersion,
+           "'{}' has results format version {}, newer than this eprunner writes ({}); update eprunner", file.string(),
+           version, h5::kFormatVersion);
+  EP_CHECK(h5::exists(f, "cells") && h5::exists(f, "runs"),
+           "'{}' is an eprunner results file without its /cells or /runs group (damaged); move it aside "
+           "(or run with --restart) and rerun", file.string());
+}
+
+// Where each group of the folded file comes from: the old file, or the latest
+// journal entry that has it.
+struct FoldSources {
+  std::map<std::string, hid_t> runs, cells;
+};
+
+void collect(hid_t file, FoldSources& s) {
+  for (const char* kind : {"runs", "cells"}) {
+    if (!h5::exists(file, kind)) continue;
+    h5::Handle g = h5::open_group(file, kind);
+    auto& into = std::string(kind) == "runs" ? s.runs : s.cells;
+    for (const auto& name : h5::children(g)) into[name] = file;
+  }
+}
+
+// The old file and the journal's entries, as one new image: root attributes from
+// the latest, every run and cell from where it was last written.
+std::vector<uint8_t> fold_image(const fs::path& file, const std::vector<JournalEntry>& entries) {
+  h5::Handle old = h5::open_file(file, false);
+  check_writable(old, file);
+  std::vector<h5::Handle> opened;
+  for (const auto& e : entries) opened.push_back(h5::open_file(e.path, false));
+
+  h5::MemoryFile out;
+  write_format(out, h5::read_string_attr(old, "created_at"));
+  hid_t latest = opened.empty() ? old.get() : opened.back().get();
+  h5::write_provenance(out, h5::read_provenance(latest));
+  h5::write_attr(out, "updated_at", h5::read_string_attr(latest, "updated_at"));
+
+  FoldSources sources;
+  collect(old, sources);
+  for (const auto& e : opened) collect(e, sources);
+  for (const char* kind : {"runs", "cells"}) {
+    h5::Handle g = h5::create_group(out, kind);
+    for (const auto& [name, from] : std::string(kind) == "runs" ? sources.runs : sources.cells)
+      h5::copy_object(from, std::string(kind) + "/" + name, g, name);
+  }
+  opened.clear();
+  old.reset();
+  return out.close_to_image();
+}
+
 class H5ResultsWriter : public ResultsWriter {
  public:
   H5ResultsWriter(const fs::path& file, Provenance provenance, bool restart)
-      : file_(fs::absolute(file)), tmp_(file_.string() + ".tmp"), prov_(std::move(provenance)) {
+      : file_(fs::absolute(file)), prov_(std::move(provenance)) {
     prov_.hdf5_version = hdf5_version();
     if (!file_.parent_path().empty()) fs::create_directories(file_.parent_path());
-    fs::remove(tmp_);  // a crashed run's half-written copy
+    lock_.emplace(file_);
+    remove_dead_temporaries(file_);
+    if (fs::exists(file_)) {
+      fold();  // a crashed run's journal first: the file (and a backup of it) is then whole
+    } else if (!list_journal(file_).empty()) {
+      EP_FAIL("'{}' has a journal ('{}') but no results file: the file was moved or deleted while its journal "
+              "stayed; put the file back, or remove the journal folder", file_.string(),
+              journal_folder(file_).string());
+    }
     if (restart && fs::exists(file_)) move_aside(file_);
-    publish([&](hid_t f) { start_run(f); });
+    if (!fs::exists(file_)) create_empty();
+    folded_bytes_ = fs::file_size(file_);
+    {
+      h5::Handle f = h5::open_file(file_, false);
+      check_writable(f, file_);
+      run_ = static_cast<int64_t>(h5::children(h5::open_group(f, "runs")).size());
+    }
+    record_run();
+  }
+
+  // A writer dropped without finish() (an error stopped the run) still folds what it
+  // wrote, so the file alone is whole; if that fails too the journal stays, and
+  // the next writer folds it.
+  ~H5ResultsWriter() override {
+    if (journal_count_ == 0) return;
+    try {
+      fold();
+    } catch (const std::exception& e) {
+      spdlog::warn("results file '{}': {} (the journal '{}' keeps every finished cell; the next run or "
+                   "`eprunner merge {}` folds it in)", file_.string(), e.what(), journal_folder(file_).string(),
+                   file_.string());
+    }
   }
 
   void write_cell(const CellResult& cell) override {
-    publish([&](hid_t f) {
-      h5::Handle cells = h5::open_group(f, "cells");
+    publish_entry("the results of cell " + cell.name, [&](hid_t f) {
+      h5::Handle cells = h5::create_group(f, "cells");
       write_cell_group(cells, cell, run_);
-      h5::write_attr(f, "updated_at", utc_now());
     });
+    // Geometric folding: copying the file once it is matched by the journal keeps
+    // the copies per byte bounded. The count floor spares tiny files a fold per cell.
+    // The cell is saved already: a fold that fails (a full disk) only postpones it.
+    if (journal_count_ >= kMinEntriesPerFold && journal_bytes_ >= folded_bytes_) {
+      try {
+        fold();
+      } catch (const std::exception& e) {
+        spdlog::warn("{} (cell {} is saved in the journal '{}'; folding is tried again later)", e.what(), cell.name,
+                     journal_folder(file_).string());
+      }
+    }
+  }
+
+  void begin_run(const Provenance& provenance) override {
+    ++run_;
+    prov_ = provenance;
+    prov_.hdf5_version = hdf5_version();
+    record_run();
   }
 
   void finish(const std::string& ended_at) override {
     prov_.ended_at = ended_at;
-    publish([&](hid_t f) {
-      h5::write_attr(f, "ended_at", ended_at);
-      h5::Handle run = h5::open_group(f, "runs/" + std::to_string(run_));
-      h5::write_attr(run, "ended_at", ended_at);
-    });
+    record_run();
+    try {
+      fold();
+    } catch (const std::exception& e) {
+      EP_FAIL("{}; every finished cell is saved in the journal '{}' beside it (reports read it); free space and run "
+              "`eprunner merge {}` to fold it into the file", e.what(), journal_folder(file_).string(),
+              file_.string());
+    }
   }
 
  private:
-  // Root attributes describe the latest run; /runs/<k> keeps every run's, so a
-  // file resumed on another machine still says where each cell came from.
-  void start_run(hid_t f) {
-    if (!h5::has_attr(f, "format")) {
-      h5::write_attr(f, "format", std::string(h5::kFormat));
-      h5::write_attr(f, "format_version", h5::kFormatVersion);
-      h5::write_attr(f, "created_at", utc_now());
-      h5::create_group(f, "cells");
-      h5::create_group(f, "runs");
-    }
-    EP_CHECK(h5::read_string_attr(f, "format") == h5::kFormat,
-             "'{}' is an HDF5 file but not an eprunner results file; choose another output or remove it",
-             file_.string());
-    // Checked here, when the run opens the file, not when the first cell is saved after
-    // it has been computed.
-    EP_CHECK(h5::exists(f, "cells") && h5::exists(f, "runs"),
-             "'{}' is an eprunner results file without its /cells or /runs group (damaged); move it aside "
-             "(or run with --restart) and rerun", file_.string());
-    h5::Handle runs = h5::open_group(f, "runs");
-    run_ = static_cast<int64_t>(h5::children(runs).size());
-    write_provenance(f, prov_);
+  static constexpr uint64_t kMinEntriesPerFold = 16;
+
+  void create_empty() {
+    h5::MemoryFile f;
+    write_format(f, utc_now());
+    h5::write_provenance(f, prov_);
     h5::write_attr(f, "updated_at", utc_now());
-    h5::Handle run = h5::create_group(runs, std::to_string(run_));
-    write_provenance(run, prov_);
+    h5::create_group(f, "cells");
+    h5::create_group(f, "runs");
+    publish_file(file_, f.close_to_image(), "the results file");
   }
 
-  template <class Edit>
-  void publish(Edit&& edit) {
-    try {
-      publish_unchecked(edit);
-    } catch (const fs::filesystem_error& e) {
-      EP_FAIL("results file '{}': {}", file_.string(), e.what());
-    }
+  // /runs/<k> with this run's provenance (again at the end, with ended_at).
+  void record_run() {
+    publish_entry(fmt::format("the provenance of run {}", run_), [&](hid_t f) {
+      h5::Handle runs = h5::create_group(f, "runs");
+      h5::Handle run = h5::create_group(runs, std::to_string(run_));
+      h5::write_provenance(run, prov_);
+    });
   }
 
+  // One journal entry: the root attributes as of now, and what `edit` adds.
   template <class Edit>
-  void publish_unchecked(Edit& edit) {
+  void publish_entry(const std::string& what, Edit&& edit) {
+    std::vector<uint8_t> image;
     {
-      h5::Handle f;
-      if (fs::exists(file_)) {
-        fs::copy_file(file_, tmp_, fs::copy_options::overwrite_existing);
-        f = h5::open_file(tmp_, true);
-      } else {
-        f = h5::create_file(tmp_);
-      }
+      h5::MemoryFile f;
+      write_format(f, utc_now());
+      h5::write_provenance(f, prov_);
+      h5::write_attr(f, "updated_at", utc_now());
       edit(f.get());
-      if (H5Fflush(f, H5F_SCOPE_GLOBAL) < 0) h5::fail(fmt::format("flushing '{}'", tmp_.string()));
-    }  // closed here: HDF5 writes its last metadata on close
-    fsync_path(tmp_, false);
-    fs::rename(tmp_, file_);
-    fsync_path(file_.parent_path(), true);
+      image = f.close_to_image();
+    }
+    const fs::path folder = journal_folder(file_);
+    if (journal_count_ == 0) create_folder(folder);
+    publish_file(journal_entry_path(file_, ++seq_), image, what,
+                 fmt::format("the results file '{}' and its journal hold every cell finished before", file_.string()));
+    ++journal_count_;
+    journal_bytes_ += image.size();
+  }
+
+  void create_folder(const fs::path& folder) {
+    std::error_code ec;
+    if (fs::create_directory(folder, ec)) sync_folder(file_.parent_path());
+    EP_CHECK(!ec, "cannot create the journal folder '{}' of '{}': {}", folder.string(), file_.string(), ec.message());
+  }
+
+  // Journal -> file; then the entries go. Nothing to do without entries.
+  void fold() {
+    const std::vector<JournalEntry> entries = list_journal(file_);
+    if (entries.empty()) return;
+    publish_file(file_, fold_image(file_, entries), "the results file");
+    folded_bytes_ = fs::file_size(file_);
+    const fs::path folder = journal_folder(file_);
+    for (const auto& e : entries) fs::remove(e.path);
+    std::error_code ec;
+    fs::remove(folder, ec);  // only when empty
+    sync_folder(file_.parent_path());
+    seq_ = std::max(seq_, entries.back().seq);
+    journal_count_ = 0;
+    journal_bytes_ = 0;
   }
 
   fs::path file_;
-  fs::path tmp_;
   Provenance prov_;
+  std::optional<ResultsLock> lock_;
   int64_t run_ = 0;
+  uint64_t seq_ = 0;            // the last entry's number
+  uint64_t journal_count_ = 0;  // entries since the last fold
+  uintmax_t journal_bytes_ = 0;
+  uintmax_t folded_bytes_ = 0;  // the file's size after the last fold
 };
 
 }  // namespace

@@ -1,14 +1,18 @@
 // Reading a results file back: the cells it lists, one cell in full, provenance.
 // The mirror of results_h5.cpp; `eprunner report`, the skip-finished logic and the
-// tests use it (analysis/ reads the same layout with h5py).
+// tests use it (analysis/ reads the same layout with h5py). The file and its
+// journal (results_journal.h) read as one: a journal entry's cell or run replaces
+// the file's. A cell with checksums (format 2) is checked against them on every read.
 #include <algorithm>
 #include <ctime>
 
 #include <fmt/format.h>
 
 #include "core/util/error.h"
+#include "runner/cell_codec.h"
 #include "runner/h5_util.h"
 #include "runner/results_file.h"
+#include "runner/results_journal.h"
 
 namespace ep::runner {
 
@@ -102,7 +106,9 @@ std::vector<std::string> attribute_names(hid_t obj) {
   return names;
 }
 
-CellSummary read_summary(hid_t cell) {
+}  // namespace
+
+CellSummary h5::read_cell_summary(hid_t cell) {
   CellSummary s;
   s.index = static_cast<int>(h5::read_int_attr(cell, "index"));
   s.name = h5::read_string_attr(cell, "name");
@@ -119,87 +125,182 @@ CellSummary read_summary(hid_t cell) {
   return s;
 }
 
+CellResult h5::read_cell_group(hid_t g, bool everything) {
+  const Depth depth = everything ? Depth::All : Depth::Metrics;
+  CellSummary s = read_cell_summary(g);
+  CellResult c;
+  c.index = s.index;
+  c.name = s.name;
+  c.model = s.model;
+  c.task = s.task;
+  c.fingerprint = s.fingerprint;
+  c.status = s.status;
+  c.error = s.error;
+  c.ran_on = h5::read_string_attr(g, "ran_on");
+  c.examples = h5::read_int_attr(g, "examples");
+  if (depth == Depth::All && h5::exists(g, "examples")) {
+    h5::Handle ex = h5::open_group(g, "examples");
+    c.test_ids = h5::read_vector<int64_t>(ex, "test_ids");
+    c.test_targets = h5::read_vector<int64_t>(ex, "test_targets");
+    c.validation_ids = h5::read_vector<int64_t>(ex, "validation_ids");
+    c.validation_targets = h5::read_vector<int64_t>(ex, "validation_targets");
+  }
+  c.base = read_evaluation(g, "base", depth);
+  if (h5::exists(g, "pruned")) {
+    h5::Handle pruned = h5::open_group(g, "pruned");
+    std::vector<std::string> names = h5::children(pruned);
+    for (const auto& n : names)
+      EP_CHECK(!n.empty() && n.size() < 10 && n.find_first_not_of("0123456789") == std::string::npos,
+               "cell '{}': pruned/{} is not a number", c.name, n);
+    // Groups are named 0, 1, ...: sort numerically, not by name ("10" < "2").
+    std::sort(names.begin(), names.end(), [](const auto& a, const auto& b) { return std::stoi(a) < std::stoi(b); });
+    for (const auto& n : names) c.pruned.push_back(read_pruned(pruned, n, depth));
+  }
+  if (depth == Depth::All) {
+    c.scores = read_scores(g);
+    c.finetune_loss = h5::read_vector<float>(g, "finetune_loss");
+  }
+  if (h5::exists(g, "timings")) {
+    h5::Handle t = h5::open_group(g, "timings");
+    for (const auto& stage : attribute_names(t)) c.timings[stage] = h5::read_double_attr(t, stage, 0.0);
+  }
+  return c;
+}
+
+namespace {
+
+// One HDF5 file of the set (the results file or a journal entry), opened.
+struct Source {
+  fs::path path;
+  h5::Handle file;
+};
+
+Source open_source(const fs::path& path) {
+  Source s{path, h5::open_file(path, false)};
+  EP_CHECK(h5::read_string_attr(s.file, "format") == h5::kFormat,
+           "'{}' is not an eprunner results file (no format = \"{}\" attribute)", path.string(), h5::kFormat);
+  const int64_t version = h5::read_int_attr(s.file, "format_version");
+  EP_CHECK(version <= h5::kFormatVersion,
+           "'{}' has results format version {}, newer than this eprunner reads ({}); update eprunner", path.string(),
+           version, h5::kFormatVersion);
+  return s;
+}
+
 class H5ResultsReader : public ResultsReader {
  public:
   explicit H5ResultsReader(const fs::path& file) : file_(file) {
     EP_CHECK(fs::exists(file), "results file '{}' does not exist", file.string());
-    f_ = h5::open_file(file, false);
-    EP_CHECK(h5::read_string_attr(f_, "format") == h5::kFormat,
-             "'{}' is not an eprunner results file (no format = \"{}\" attribute)", file.string(), h5::kFormat);
-    int64_t version = h5::read_int_attr(f_, "format_version");
-    EP_CHECK(version <= h5::kFormatVersion,
-             "'{}' has results format version {}, newer than this eprunner reads ({}); update eprunner",
-             file.string(), version, h5::kFormatVersion);
+    // The journal's entries first, then the file (results_journal.h: an entry folded
+    // and deleted meanwhile is in the file opened after it).
+    std::vector<Source> entries;
+    for (const auto& e : list_journal(file)) {
+      try {
+        entries.push_back(open_source(e.path));
+      } catch (const Error&) {
+        if (fs::exists(e.path)) throw;  // damaged, not folded
+      }
+    }
+    sources_.push_back(open_source(file));
+    for (auto& e : entries) sources_.push_back(std::move(e));
   }
 
-  Provenance provenance() const override { return h5::read_provenance(f_); }
+  Provenance provenance() const override { return h5::read_provenance(sources_.back().file); }
 
   Provenance run_provenance(int64_t k) const override {
-    const std::string run = std::to_string(k);
-    if (!h5::exists(f_, "runs") || !h5::exists(h5::open_group(f_, "runs"), run)) return provenance();
-    return h5::read_provenance(h5::open_group(f_, "runs/" + run));
+    const std::string run = "runs/" + std::to_string(k);
+    for (auto it = sources_.rbegin(); it != sources_.rend(); ++it)
+      if (h5::exists(it->file, "runs") && h5::exists(h5::open_group(it->file, "runs"), std::to_string(k)))
+        return h5::read_provenance(h5::open_group(it->file, run));
+    return provenance();
+  }
+
+  std::map<int64_t, Provenance> runs() const override {
+    std::map<int64_t, Provenance> out;
+    for (const auto& s : sources_) {
+      if (!h5::exists(s.file, "runs")) continue;
+      h5::Handle runs = h5::open_group(s.file, "runs");
+      for (const auto& k : h5::children(runs)) {
+        EP_CHECK(!k.empty() && k.size() < 10 && k.find_first_not_of("0123456789") == std::string::npos,
+                 "results file '{}': runs/{} is not a run number", s.path.string(), k);
+        out[std::stoll(k)] = h5::read_provenance(h5::open_group(runs, k));
+      }
+    }
+    return out;
+  }
+
+  std::vector<std::string> cell_names() const override {
+    std::vector<std::string> out;
+    for (const auto& [name, source] : where()) out.push_back(name);
+    return out;
+  }
+
+  CellSummary summary(const std::string& name) const override {
+    const Source& source = holder(name);
+    try {
+      return h5::read_cell_summary(h5::open_group(source.file, "cells/" + name));
+    } catch (const Error& e) {
+      EP_FAIL("results file '{}': cell '{}': {}", source.path.string(), name, e.what());
+    }
   }
 
   std::vector<CellSummary> cells() const override {
     std::vector<CellSummary> out;
-    if (!h5::exists(f_, "cells")) return out;
-    h5::Handle cells = h5::open_group(f_, "cells");
-    for (const auto& name : h5::children(cells)) {
-      h5::Handle c = h5::open_group(cells, name);
+    for (const auto& [name, source] : where()) {
+      h5::Handle c = h5::open_group(source->file, "cells/" + name);
       if (!h5::has_attr(c, "status")) continue;  // never published without it; skip defensively
-      out.push_back(read_summary(c));
+      try {
+        out.push_back(h5::read_cell_summary(c));
+      } catch (const Error& e) {
+        EP_FAIL("results file '{}': cell '{}': {}", source->path.string(), name, e.what());
+      }
     }
     std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.index < b.index; });
     return out;
   }
 
-  CellResult read_cell(const std::string& name) const override { return read(name, Depth::All); }
-  CellResult read_metrics(const std::string& name) const override { return read(name, Depth::Metrics); }
+  CellResult read_cell(const std::string& name) const override { return read(name, true); }
+  CellResult read_metrics(const std::string& name) const override { return read(name, false); }
 
  private:
-  CellResult read(const std::string& name, Depth depth) const {
-    EP_CHECK(h5::exists(f_, "cells") && h5::exists(h5::open_group(f_, "cells"), name),
-             "results file '{}' has no cell '{}'", file_.string(), name);
-    h5::Handle g = h5::open_group(f_, "cells/" + name);
-    CellSummary s = read_summary(g);
-    CellResult c;
-    c.index = s.index;
-    c.name = s.name;
-    c.model = s.model;
-    c.task = s.task;
-    c.fingerprint = s.fingerprint;
-    c.status = s.status;
-    c.error = s.error;
-    c.ran_on = h5::read_string_attr(g, "ran_on");
-    c.examples = h5::read_int_attr(g, "examples");
-    if (depth == Depth::All && h5::exists(g, "examples")) {
-      h5::Handle ex = h5::open_group(g, "examples");
-      c.test_ids = h5::read_vector<int64_t>(ex, "test_ids");
-      c.test_targets = h5::read_vector<int64_t>(ex, "test_targets");
-      c.validation_ids = h5::read_vector<int64_t>(ex, "validation_ids");
-      c.validation_targets = h5::read_vector<int64_t>(ex, "validation_targets");
+  // Cell name -> the source holding its latest copy.
+  std::map<std::string, const Source*> where() const {
+    std::map<std::string, const Source*> out;
+    for (const auto& s : sources_) {
+      if (!h5::exists(s.file, "cells")) continue;
+      for (const auto& name : h5::children(h5::open_group(s.file, "cells"))) out[name] = &s;
     }
-    c.base = read_evaluation(g, "base", depth);
-    if (h5::exists(g, "pruned")) {
-      h5::Handle pruned = h5::open_group(g, "pruned");
-      std::vector<std::string> names = h5::children(pruned);
-      // Groups are named 0, 1, ...: sort numerically, not by name ("10" < "2").
-      std::sort(names.begin(), names.end(), [](const auto& a, const auto& b) { return std::stoi(a) < std::stoi(b); });
-      for (const auto& n : names) c.pruned.push_back(read_pruned(pruned, n, depth));
+    return out;
+  }
+
+  const Source& holder(const std::string& name) const {
+    for (auto it = sources_.rbegin(); it != sources_.rend(); ++it)
+      if (h5::exists(it->file, "cells") && h5::exists(h5::open_group(it->file, "cells"), name)) return *it;
+    EP_FAIL("results file '{}' has no cell '{}'", file_.string(), name);
+  }
+
+  CellResult read(const std::string& name, bool everything) const {
+    const Source* source = &holder(name);
+    try {
+      h5::Handle g = h5::open_group(source->file, "cells/" + name);
+      CellResult c = h5::read_cell_group(g, everything);
+      const char* attr = everything ? h5::kChecksumAttr : h5::kMetricsChecksumAttr;
+      if (h5::has_attr(g, attr)) {  // format 1 files have none
+        const std::string stored = h5::read_string_attr(g, attr);
+        const std::string read = cell_checksum(c);
+        EP_CHECK(stored == read, "its contents fail their checksum (stored {}, read {}): the file is damaged",
+                 stored, read);
+      }
+      return c;
+    } catch (const std::bad_alloc&) {
+      EP_FAIL("results file '{}': cell '{}': a stored size is too large to read (the file is damaged)",
+              source->path.string(), name);
+    } catch (const Error& e) {
+      EP_FAIL("results file '{}': cell '{}': {}", source->path.string(), name, e.what());
     }
-    if (depth == Depth::All) {
-      c.scores = read_scores(g);
-      c.finetune_loss = h5::read_vector<float>(g, "finetune_loss");
-    }
-    if (h5::exists(g, "timings")) {
-      h5::Handle t = h5::open_group(g, "timings");
-      for (const auto& stage : attribute_names(t)) c.timings[stage] = h5::read_double_attr(t, stage, 0.0);
-    }
-    return c;
   }
 
   fs::path file_;
-  h5::Handle f_;
+  std::vector<Source> sources_;  // the file, then its journal's entries in order
 };
 
 }  // namespace

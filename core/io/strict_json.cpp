@@ -8,12 +8,18 @@
 namespace ep::io {
 namespace {
 
-// A parser callback that keeps the keys of every open object.
+// A parser callback that keeps the keys of every open object and bounds the nesting.
 class DuplicateKeyCheck {
  public:
   explicit DuplicateKeyCheck(const std::string& where) : where_(where) {}
-  bool operator()(int /*depth*/, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+  bool operator()(int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
     using Event = nlohmann::json::parse_event_t;
+    if (event == Event::object_start || event == Event::array_start) {
+      // depth: the arrays and objects around this one.
+      EP_CHECK(depth < kMaxJsonDepth,
+               "{}: arrays and objects nested deeper than {} levels (the files read here nest a few)", where_,
+               kMaxJsonDepth);
+    }
     if (event == Event::object_start) {
       open_.emplace_back();
     } else if (event == Event::object_end) {

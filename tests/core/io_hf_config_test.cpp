@@ -299,6 +299,9 @@ TEST(HfConfig, NotJsonOrNotAnObject) {
   expect_error([] { parse_hf_config(R"({"model_type": "gpt2", "n_embd": 64, "n_embd": 128})", "x/config.json"); },
                {"x/config.json", "names 'n_embd' twice"});
   expect_error([] { parse_hf_config("[]", "x/config.json"); }, {"x/config.json", "JSON object"});
+  // Every strict reader bounds the nesting (printing a deeper value could overflow the stack).
+  const std::string deep = R"({"model_type": "gpt2", "x": )" + std::string(100000, '[') + "}";
+  expect_error([&] { parse_hf_config(deep, "x/config.json"); }, {"x/config.json", "nested deeper than 64 levels"});
 }
 
 TEST(HfConfig, LoadNamesAMissingFile) {

@@ -134,6 +134,22 @@ TEST(TokenizerErrors, MalformedJsonMergeNamesIndex) {
   expect_error_mentioning([&] { BpeTokenizer::load(dir.path()); }, {"tokenizer.json", "model.merges[1]"});
 }
 
+// Found while writing tests/fuzz (by hand: libFuzzer's inputs stay far smaller): printing a
+// deeply nested merge entry in the error message recursed once per level and overflowed
+// the stack (200000 levels, 400 KB).
+TEST(TokenizerErrors, DeeplyNestedJsonIsRejectedNotPrinted) {
+  TempDir dir("deepjson");
+  const std::string deep = std::string(200000, '[') + std::string(200000, ']');
+  write_file(dir.path() / "tokenizer.json",
+             R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": [)" + deep + "]}}");
+  expect_error_mentioning([&] { BpeTokenizer::load(dir.path()); }, {"tokenizer.json", "nested deeper than 64"});
+  // Depth 63 is the deepest allowed: root 0, model 1, merges 2, then 61 more levels.
+  write_file(dir.path() / "tokenizer.json",
+             R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": [)" + std::string(61, '[') +
+                 std::string(61, ']') + "]}}");
+  expect_error_mentioning([&] { BpeTokenizer::load(dir.path()); }, {"tokenizer.json", "model.merges[0]"});
+}
+
 TEST(TokenizerErrors, ConflictingAddedTokenIdsNameBothFiles) {
   TempDir dir("conflict");
   write_tiny_slow_files(dir.path(), "a b\n");

@@ -59,6 +59,17 @@ TEST(Jsonl, LineThatIsNotJsonNamesFileAndLine) {
   EXPECT_NE(msg.find("not-json.jsonl:3: not valid JSON"), std::string::npos) << msg;
 }
 
+// Found by tests/fuzz/fuzz_jsonl.cpp: nlohmann throws out_of_range, not parse_error, for a
+// number too big for a double; it escaped as an internal error.
+TEST(Jsonl, NumberTooBigForADoubleNamesFileAndLine) {
+  std::string msg = error_of([] { parse_jsonl("{\"idx\": 0}\n{\"idx\": 1e999}\n", "big.jsonl"); });
+  EXPECT_NE(msg.find("big.jsonl:2: not valid JSON"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("number overflow"), std::string::npos) << msg;
+  // The fuzzer's input: an unterminated array whose first number overflows.
+  msg = error_of([] { parse_jsonl("[22222222222220000e0001771282799prbbbb", "fuzz.jsonl"); });
+  EXPECT_NE(msg.find("fuzz.jsonl:1: not valid JSON"), std::string::npos) << msg;
+}
+
 TEST(Jsonl, LineThatIsNotAnObjectNamesFileAndLine) {
   std::string msg = error_of([] { read_jsonl(kMalformed + "not-object.jsonl"); });
   EXPECT_NE(msg.find("not-object.jsonl:1: expected a JSON object, got a JSON array"), std::string::npos) << msg;
