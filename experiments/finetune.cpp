@@ -1,12 +1,19 @@
 #include "experiments/finetune.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
 #include <torch/optim/adam.h>
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 
 #include "core/prune/batching.h"
 #include "core/util/error.h"
@@ -70,6 +77,133 @@ struct RunShape {  // what must match between a checkpoint and the run resuming 
   uint64_t seed;
 };
 
+// ---- writing it ----------------------------------------------------------------
+// The archive streams through a writer function into a temporary file private to
+// this process (<checkpoint>.tmp-<pid>, next to it), which is fsync'ed and renamed
+// over the checkpoint: the checkpoint's name holds the previous checkpoint or the
+// new one, never part of one, whatever happens while writing.
+//
+// A failed write is remembered here and NOT reported to torch. Told of one (a short
+// count), torch's zip writer throws, and while that exception unwinds, the writer's
+// destructor writes the end of the archive, fails again and throws out of a
+// destructor: std::terminate, SIGABRT, the whole run gone (issue 14: a full disk
+// while saving). So the writer takes every byte, writes nothing after the first
+// error, counts the bytes (the checkpoint's size, for the message), and the error
+// is raised as an ep::Error once torch has returned: the cell fails, the run goes on.
+
+std::string megabytes(uint64_t bytes) { return fmt::format("{:.1f} MB", static_cast<double>(bytes) / 1e6); }
+
+// The mount point of the file system holding `dir`: the highest folder above it on
+// the same device (what `df` names).
+std::filesystem::path mount_point(const std::filesystem::path& dir) {
+  std::filesystem::path p = std::filesystem::absolute(dir);
+  struct stat st {};
+  if (::stat(p.c_str(), &st) != 0) return p;
+  while (p.has_parent_path() && p.parent_path() != p) {
+    struct stat up {};
+    if (::stat(p.parent_path().c_str(), &up) != 0 || up.st_dev != st.st_dev) break;
+    p = p.parent_path();
+  }
+  return p;
+}
+
+// The error for a checkpoint that could not be written (`op` failed with `err`
+// after `bytes` of it), its temporary file already removed. A full disk names the
+// file system and what is free on it: the fix is there, not in the settings.
+[[noreturn]] void fail_checkpoint_write(const std::filesystem::path& path, const char* op, int err, uint64_t bytes) {
+  const std::filesystem::path dir = path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
+  const std::string size = bytes > 0 ? " (" + megabytes(bytes) + ")" : "";
+  if (err == ENOSPC || err == EDQUOT) {
+    struct statvfs vfs {};
+    const std::string free_text =
+        ::statvfs(dir.c_str(), &vfs) == 0 ? megabytes(static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize) + " free"
+                                          : "free space unknown";
+    EP_FAIL("{} on {} (the file system of {}, {}) while writing the fine-tuning checkpoint {}{}; the partial file "
+            "is removed and an earlier checkpoint, if any, is kept. Free space there and run again",
+            err == ENOSPC ? "no space left" : "disk quota exceeded", mount_point(dir).string(), dir.string(),
+            free_text, path.string(), size);
+  }
+  EP_FAIL("cannot write the fine-tuning checkpoint {}{}: {} failed: {}; the partial file is removed and an earlier "
+          "checkpoint, if any, is kept",
+          path.string(), size, op, std::strerror(err));
+}
+
+class CheckpointFile {
+ public:
+  explicit CheckpointFile(std::filesystem::path path) : path_(std::move(path)) {
+    tmp_ = path_;
+    tmp_ += ".tmp-" + std::to_string(::getpid());
+    fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd_ < 0) fail_checkpoint_write(path_, "creating its temporary file", errno, 0);
+  }
+  ~CheckpointFile() {
+    if (fd_ >= 0) ::close(fd_);
+    if (!committed_) ::unlink(tmp_.c_str());
+  }
+  CheckpointFile(const CheckpointFile&) = delete;
+  CheckpointFile& operator=(const CheckpointFile&) = delete;
+
+  // torch's writer function: always "all written" (see above). A null `data` means
+  // "skip n bytes" (torch's zip writer may leave holes).
+  size_t write(const void* data, size_t n) noexcept {
+    bytes_ += n;
+    if (err_ != 0) return n;
+    if (data == nullptr) {
+      if (::lseek(fd_, static_cast<off_t>(n), SEEK_CUR) < 0) remember("seeking", errno);
+      return n;
+    }
+    const char* p = static_cast<const char*>(data);
+    for (size_t left = n; left > 0;) {
+      const ssize_t w = ::write(fd_, p, left);
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) {
+        remember("writing", w < 0 ? errno : ENOSPC);  // 0 bytes written: a full device
+        break;
+      }
+      p += w;
+      left -= static_cast<size_t>(w);
+    }
+    return n;
+  }
+
+  // fsync, close (network file systems report write errors there), rename into
+  // place, fsync the folder (a rename is durable once its folder is).
+  void commit() {
+    if (err_ == 0 && ::fsync(fd_) != 0) remember("fsync", errno);
+    const int rc = ::close(fd_);
+    fd_ = -1;
+    if (err_ == 0 && rc != 0) remember("closing", errno);
+    if (err_ != 0) {
+      ::unlink(tmp_.c_str());  // before the message: the space is free again when it is read
+      committed_ = true;
+      fail_checkpoint_write(path_, op_, err_, bytes_);
+    }
+    if (::rename(tmp_.c_str(), path_.c_str()) != 0)
+      fail_checkpoint_write(path_, "renaming it into place", errno, bytes_);
+    committed_ = true;
+    const std::filesystem::path folder = path_.parent_path().empty() ? "." : path_.parent_path();
+    const int dir = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir >= 0) {
+      ::fsync(dir);  // best effort: some file systems refuse fsync on a folder; the file itself is synced
+      ::close(dir);
+    }
+  }
+
+ private:
+  void remember(const char* op, int err) {
+    if (err_ != 0) return;
+    op_ = op;
+    err_ = err;
+  }
+
+  std::filesystem::path path_, tmp_;
+  int fd_ = -1;
+  int err_ = 0;
+  const char* op_ = "";
+  uint64_t bytes_ = 0;
+  bool committed_ = false;
+};
+
 void save_checkpoint(const std::filesystem::path& path, TrainableParams& params, torch::optim::Adam& adam,
                      int64_t step, const RunShape& shape) {
   torch::serialize::OutputArchive archive;
@@ -82,10 +216,9 @@ void save_checkpoint(const std::filesystem::path& path, TrainableParams& params,
   archive.write("batch_size", scalar(shape.batch_size));
   archive.write("epochs", scalar(shape.epochs));
   archive.write("seed", scalar(static_cast<int64_t>(shape.seed)));
-  auto tmp = path;
-  tmp += ".tmp";
-  archive.save_to(tmp.string());
-  std::filesystem::rename(tmp, path);  // a crash mid-write leaves the old checkpoint whole
+  CheckpointFile file(path);
+  archive.save_to([&file](const void* data, size_t n) { return file.write(data, n); });
+  file.commit();  // a crash mid-write leaves the old checkpoint whole
 }
 
 int64_t load_checkpoint(const std::filesystem::path& path, TrainableParams& params, torch::optim::Adam& adam,

@@ -44,7 +44,10 @@ struct FinetuneOptions : FinetuneSchedule {
 
   // Resumable runs: when `checkpoint` names a file that exists, training continues
   // from it (parameters, Adam state, step); it is written every `checkpoint_every`
-  // steps (0: only at the end or stop) by shard 0, atomically (write + rename).
+  // steps (0: only at the end or stop) by shard 0, atomically (a private
+  // <checkpoint>.tmp-<pid>, fsync, rename). A write that fails (a full disk, any I/O
+  // error) throws ep::Error naming the file, its size and the file system, and leaves
+  // the previous checkpoint (if any) as it was and no temporary file behind.
   std::filesystem::path checkpoint;
   int64_t checkpoint_every = 0;
   // Stop once this many steps are done in total (-1: run to the end). For bounded

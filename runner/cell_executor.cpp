@@ -358,9 +358,20 @@ class Executor {
         spdlog::info("cell {}: fine-tuning step {}/{} loss {:.4f}", cell.name, s.step, s.total_steps, s.loss);
     };
     const FinetuneResult r = finetune(*held_.model, task.train, fo);
-    std::error_code ec;
-    std::filesystem::remove(fo.checkpoint, ec);  // the cell's result will be durable; the checkpoint is not needed
+    // The cell's result will be durable; the checkpoint is not needed. Only its writer
+    // (shard 0) removes it: another rank may get here while shard 0 still writes.
+    if (fo.shard_rank == 0) remove_checkpoint(fo.checkpoint);
     return std::vector<float>(r.losses.begin(), r.losses.end());
+  }
+
+  // The checkpoint and any temporary file a killed writer left next to it
+  // (<checkpoint>.tmp-<pid>; only this cell's group writes them). Best effort.
+  static void remove_checkpoint(const std::filesystem::path& checkpoint) {
+    std::error_code ec;
+    std::filesystem::remove(checkpoint, ec);
+    const std::string stale = checkpoint.filename().string() + ".tmp";
+    for (std::filesystem::directory_iterator it(checkpoint.parent_path(), ec), end; !ec && it != end; it.increment(ec))
+      if (it->path().filename().string().rfind(stale, 0) == 0) std::filesystem::remove(it->path(), ec);
   }
 
   ExecutorOptions opts_;

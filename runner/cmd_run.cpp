@@ -3,7 +3,7 @@
 // world this process belongs to and writes one results file. Exit status: 0 when
 // every cell is done, 1 when any failed (its error is in the results file), as in
 // the summary line; kExitInterrupted (75) when SIGUSR1 or SIGTERM stopped the run
-// before the end (finished cells are saved; rerun to continue).
+// before the end, start-up included (finished cells are saved; rerun to continue).
 #ifdef EPRUNNER_WITH_MODELS
 
 #include <dlfcn.h>
@@ -12,6 +12,7 @@
 #include <atomic>
 #include <csignal>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <thread>
@@ -27,6 +28,7 @@
 #include "runner/grid.h"
 #include "runner/progress.h"
 #include "runner/provenance.h"
+#include "runner/results_guard.h"
 
 namespace ep::cli {
 namespace {
@@ -42,9 +44,13 @@ struct RunArgs {
 // SIGUSR1 (Slurm's warning before the time limit, forwarded by the batch script
 // through srun/mpirun) and SIGTERM (scancel, scontrol requeue, mpirun's abort) ask
 // the run to stop at the next cell boundary (cell_loop.h LoopOptions::stop): the
-// cells in progress finish and are saved, no new cell starts, exit 75. A second
-// SIGTERM ends the process at once (the results file is crash-safe). A lock-free
-// atomic store is async-signal-safe.
+// cells in progress finish and are saved, no new cell starts, exit 75. A request
+// before the first cell (during start-up) stops the run before it starts any: every
+// cell still to do counts as not started, exit 75 all the same. A second SIGTERM
+// ends the process at once (the results file is crash-safe). SIGINT, SIGHUP and
+// SIGKILL keep their default (the process ends; what is saved stays saved). What
+// each signal to mpirun or to a rank gives: docs/slurm.md, "Signals".
+// A lock-free atomic store is async-signal-safe.
 std::atomic<bool> g_stop{false};
 static_assert(std::atomic<bool>::is_always_lock_free);
 
@@ -65,6 +71,30 @@ void install_stop_handlers() {
   sigaction(SIGUSR1, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
 }
+
+// `eprunner run ...` or `eprunner grid.toml` (main.cpp's shorthand). C strings
+// only: this runs before any library's constructors (below).
+bool is_run_command(int argc, char** argv) {
+  if (argc < 2 || argv == nullptr || argv[1] == nullptr) return false;
+  const char* first = argv[1];
+  const size_t n = std::strlen(first);
+  return std::strcmp(first, "run") == 0 || (n > 5 && std::strcmp(first + n - 5, ".toml") == 0);
+}
+
+// The handlers must be in place before anything slow: a signal that comes before
+// them kills the process with the signal's default (138 for USR1, 143 for TERM)
+// instead of ending the run with 75, and a rank's start-up (LibTorch's and CUDA's
+// library constructors, MPI_Init: about a second) is exactly when mpirun forwards a
+// USR1 sent early. An entry in .preinit_array runs right after the dynamic loader
+// has mapped the libraries and before any of their constructors run: the earliest
+// point a program can reach (docs/slurm.md "Signals" has the measured times). Only
+// for `run`: other commands keep the default (SIGTERM ends `merge` at once, which
+// is crash-safe). glibc passes (argc, argv, envp) to these functions.
+extern "C" void install_stop_handlers_at_exec(int argc, char** argv, char**) {
+  if (is_run_command(argc, argv)) install_stop_handlers();
+}
+[[gnu::used, gnu::section(".preinit_array")]] void (*k_install_at_exec)(int, char**, char**) =
+    install_stop_handlers_at_exec;
 
 // Ranks on this node share its cores: each gets cores / local ranks torch threads.
 int default_threads(MPI_Comm world) {
@@ -96,7 +126,10 @@ int run_grid(const RunArgs& a, int argc, char** argv) {
   (void)dist::local_rank(MPI_COMM_WORLD);  // every rank, now: it may be a collective (mpi_env.h)
   runner::setup_logging(world_rank);
 
-  install_stop_handlers();  // after MPI_Init, so no MPI library handler replaces ours
+  // Once more, in case the MPI library installed its own (Open MPI 4.1 does not:
+  // `ompi_info --param opal all --level 9` lists opal_signal = 6,7,8,11 only, and it
+  // never replaces a handler that is already installed).
+  install_stop_handlers();
 
   grid::Grid g = grid::load(a.grid);
   if (!a.out.empty()) g.output = std::filesystem::absolute(a.out);
@@ -116,6 +149,9 @@ int run_grid(const RunArgs& a, int argc, char** argv) {
   if (a.cell >= 0) lo.only_cell = a.cell;
   lo.stop = &g_stop;
   lo.provenance = runner::make_provenance(g, argc, argv, devices_text(g, world_size));
+  // Rank 0 reads the existing results file in a child process (results_guard.h); an
+  // MPI rank must not fork, so the child is this executable started afresh.
+  runner::set_guarded_reader_executable("/proc/self/exe");
   const runner::LoopSummary s = runner::run_cells(g, MPI_COMM_WORLD, runner::make_cell_executor(eo), lo);
   if (world_rank == 0)
     spdlog::info("{} cell(s): {} done now, {} skipped (finished before), {} failed{}; results in {}", s.cells, s.done,

@@ -17,6 +17,7 @@ import struct
 import sys
 
 import h5py
+attr_text = lambda v: v.decode() if isinstance(v, bytes) else str(v)  # format 2 strings are fixed-length (bytes)
 import matplotlib
 
 matplotlib.use("Agg")
@@ -62,7 +63,7 @@ def main():
         print(f"ok   {len(paths)} PNGs: signature, IHDR size > 0, decodable, not flat")
     names = {os.path.basename(p) for p in paths}
     with h5py.File(sys.argv[2], "r") as f:
-        cells = [(str(g.attrs["name"]), str(g.attrs["status"])) for g in f["cells"].values()]
+        cells = [(str(attr_text(g.attrs["name"])), str(attr_text(g.attrs["status"]))) for g in f["cells"].values()]
     safe = lambda s: re.sub(r"[^A-Za-z0-9._-]+", "_", s)  # noqa: E731
     want = {"accuracy_vs_p.png"} if any(st == "done" for _, st in cells) else set()
     for name, status in cells:

@@ -38,6 +38,7 @@ from fractions import Fraction
 from math import comb
 
 import h5py
+attr_text = lambda v: v.decode() if isinstance(v, bytes) else str(v)  # format 2 strings are fixed-length (bytes)
 
 failures = []
 
@@ -236,7 +237,7 @@ def file_has_macro_f1(h5path):
     """Some finished cell has a finite macro_f1 on a measured test split (read with h5py)."""
     with h5py.File(h5path, "r") as f:
         for g in f["cells"].values():
-            if g.attrs["status"] not in ("done", b"done"):
+            if attr_text(g.attrs["status"]) not in ("done", b"done"):
                 continue
             splits = [g["base/test"]] + [r["test"] for r in g["pruned"].values()]
             if any(s.attrs.get("n", 0) > 0 and math.isfinite(s.attrs.get("macro_f1", math.nan)) for s in splits):
@@ -332,7 +333,7 @@ def check_mcnemar(md, h5path, split):
     checked = 0
     before = len(failures)
     with h5py.File(h5path, "r") as f:
-        cells = {(g.attrs["model"], g.attrs["task"]): g for g in f["cells"].values()}
+        cells = {(attr_text(g.attrs["model"]), attr_text(g.attrs["task"])): g for g in f["cells"].values()}
         for r in rows:
             g = cells[(r[0], r[1])]
             base = g["base"][split]["correct"][()].astype(bool)
@@ -361,8 +362,8 @@ def check_mcnemar(md, h5path, split):
 
 def check_failed(md, tex, h5path):
     with h5py.File(h5path, "r") as f:
-        errors = [(g.attrs["model"], g.attrs["task"], g.attrs["error"]) for g in f["cells"].values()
-                  if g.attrs["status"] != "done"]
+        errors = [(attr_text(g.attrs["model"]), attr_text(g.attrs["task"]), attr_text(g.attrs["error"])) for g in f["cells"].values()
+                  if attr_text(g.attrs["status"]) != "done"]
     errors = [tuple(x.decode() if isinstance(x, bytes) else str(x) for x in e) for e in errors]
     errors = [(m, t, " ".join(e.split()) or "(no message)") for m, t, e in errors]  # listed on one line
     if not errors:

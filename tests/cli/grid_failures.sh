@@ -15,6 +15,7 @@
 set -euo pipefail
 BIN=$1; SRC=$2
 PY=${EP_PYTHON:-$SRC/.venv/bin/python}
+export PYTHONPATH="$SRC/tests/cli/lib${PYTHONPATH:+:$PYTHONPATH}"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 tmp=$(mktemp -d); trap 'pkill -9 -f "$tmp" 2>/dev/null || true; rm -rf "$tmp"' EXIT
 
@@ -44,8 +45,9 @@ mpirun -np 2 "$BIN" run "$tmp/kill.toml" --threads 1 > "$tmp/kill1.log" 2>&1 &
 mpirun_pid=$!
 cells_done() { [ -f "$out" ] && $PY - "$out" <<'PY' 2>/dev/null || echo 0
 import sys, h5py
-with h5py.File(sys.argv[1], "r") as f:
-    print(sum(1 for c in f["cells"].values() if c.attrs["status"] == "done"))
+from results_view import open_results, text  # the file and its journal (tests/cli/lib)
+with open_results(sys.argv[1]) as f:
+    print(sum(1 for c in f["cells"].values() if text(c.attrs["status"]) == "done"))
 PY
 }
 for _ in $(seq 1 600); do
@@ -67,25 +69,27 @@ echo "killed rank pid $victim with $first cell(s) done; mpirun exited $rc"
 # Remember the finished cells exactly as they were.
 $PY - "$out" > "$tmp/before.txt" <<'PY'
 import sys, h5py
-with h5py.File(sys.argv[1], "r") as f:
+from results_view import open_results, text  # the file and its journal (tests/cli/lib)
+with open_results(sys.argv[1]) as f:
     for n, c in sorted(f["cells"].items()):
-        if c.attrs["status"] == "done":
-            print(n, c.attrs["written_at"], c.attrs["run"], c["base/test"].attrs["accuracy"])
+        if text(c.attrs["status"]) == "done":
+            print(n, text(c.attrs["written_at"]), c.attrs["run"], c["base/test"].attrs["accuracy"])
 PY
 timeout 600 mpirun -np 2 "$BIN" run "$tmp/kill.toml" --threads 1 > "$tmp/kill2.log" 2>&1 \
   || { tail -n 30 "$tmp/kill2.log"; echo "grid_failures.sh: the rerun failed" >&2; exit 1; }
 grep -q "$first finished earlier" "$tmp/kill2.log" || { grep "finished earlier" "$tmp/kill2.log"; echo "grid_failures.sh: the rerun did not skip the $first finished cell(s)" >&2; exit 1; }
 $PY - "$out" "$tmp/before.txt" <<'PY'
 import sys, h5py
+from results_view import open_results, text  # the file and its journal (tests/cli/lib)
 before = [l.split() for l in open(sys.argv[2])]
-with h5py.File(sys.argv[1], "r") as f:
+with open_results(sys.argv[1]) as f:
     cells = f["cells"]
-    assert len(cells) == 3 and all(c.attrs["status"] == "done" for c in cells.values()), \
-        {n: c.attrs["status"] for n, c in cells.items()}
+    assert len(cells) == 3 and all(text(c.attrs["status"]) == "done" for c in cells.values()), \
+        {n: text(c.attrs["status"]) for n, c in cells.items()}
     for n, written, run, acc in before:
         c = cells[n]
         # Written once, by the first run, and untouched by the rerun.
-        assert str(c.attrs["written_at"]) == written and str(c.attrs["run"]) == run, (n, written, c.attrs["written_at"])
+        assert str(text(c.attrs["written_at"])) == written and str(c.attrs["run"]) == run, (n, written, text(c.attrs["written_at"]))
         assert repr(c["base/test"].attrs["accuracy"]) == acc or str(c["base/test"].attrs["accuracy"]) == acc
     reruns = [n for n, c in cells.items() if c.attrs["run"] == 1]
     assert len(reruns) == 3 - len(before), reruns
@@ -103,13 +107,14 @@ rc=0; timeout 600 mpirun -np 2 "$BIN" run "$tmp/missing.toml" --threads 1 > "$tm
 [ "$rc" -ne 0 ] || { echo "grid_failures.sh: a failed cell must make the exit code non-zero" >&2; exit 1; }
 $PY - "$tmp/missing.h5" "$tmp/no-such-model" <<'PY'
 import sys, h5py
-with h5py.File(sys.argv[1], "r") as f:
+from results_view import open_results, text  # the file and its journal (tests/cli/lib)
+with open_results(sys.argv[1]) as f:
     ghost, ok = f["cells/ghost__int-mult"], f["cells/a__int-mult"]
-    assert ghost.attrs["status"] == "error", ghost.attrs["status"]
-    assert sys.argv[2] in ghost.attrs["error"] and "checkpoint" in ghost.attrs["error"] \
-        and "does not exist" in ghost.attrs["error"], ghost.attrs["error"]
-    assert ok.attrs["status"] == "done", ok.attrs["error"]
-    print("missing checkpoint: error recorded:", ghost.attrs["error"])
+    assert text(ghost.attrs["status"]) == "error", text(ghost.attrs["status"])
+    assert sys.argv[2] in text(ghost.attrs["error"]) and "checkpoint" in text(ghost.attrs["error"]) \
+        and "does not exist" in text(ghost.attrs["error"]), text(ghost.attrs["error"])
+    assert text(ok.attrs["status"]) == "done", text(ok.attrs["error"])
+    print("missing checkpoint: error recorded:", text(ghost.attrs["error"]))
 PY
 # ---- 3. one rank of a group fails ------------------------------------------------------
 {
@@ -130,18 +135,19 @@ for np in 2 4; do
   [ "$rc" -ne 0 ] || { echo "grid_failures.sh: -np $np: failed cells must make the exit code non-zero" >&2; exit 1; }
   $PY - "$tmp/inject$np.h5" "$fail_spec" <<'PY' || { tail -n 30 "$tmp/inject$np.log"; exit 1; }
 import sys, h5py
+from results_view import open_results, text  # the file and its journal (tests/cli/lib)
 failing = {s.split(":")[0]: s for s in sys.argv[2].split(",")}
-with h5py.File(sys.argv[1], "r") as f:
+with open_results(sys.argv[1]) as f:
     cells = f["cells"]
     assert sorted(cells) == ["a__int-mult", "b__int-mult", "c__int-mult"], sorted(cells)
     for name, c in cells.items():
         if name in failing:
             cell, rank, stage = failing[name].split(":")
             want = f"rank {rank} of the group failed: injected failure (EPRUNNER_TEST_FAIL) at {stage} of cell {cell}"
-            assert c.attrs["status"] == "error" and want in c.attrs["error"], (name, c.attrs["status"], c.attrs["error"])
+            assert text(c.attrs["status"]) == "error" and want in text(c.attrs["error"]), (name, text(c.attrs["status"]), text(c.attrs["error"]))
             print(f"  {name}: error recorded: {c.attrs['error']}")
         else:
-            assert c.attrs["status"] == "done", (name, c.attrs["error"])
+            assert text(c.attrs["status"]) == "done", (name, text(c.attrs["error"]))
             print(f"  {name}: done")
 PY
   echo "injected failures with -np $np ($fail_spec): run ended in $took s, exit $rc"
@@ -164,11 +170,12 @@ took=$(( $(date +%s) - start ))
 [ "$rc" -eq 1 ] || { tail -n 20 "$tmp/big.log"; echo "grid_failures.sh: a refused cell must exit 1, got $rc" >&2; exit 1; }
 $PY - "$tmp/big.h5" <<'PY' || { tail -n 20 "$tmp/big.log"; exit 1; }
 import sys, h5py
-with h5py.File(sys.argv[1], "r") as f:
+from results_view import open_results, text  # the file and its journal (tests/cli/lib)
+with open_results(sys.argv[1]) as f:
     small, huge = f["cells/small__int-mult"], f["cells/huge__int-mult"]
-    assert small.attrs["status"] == "done", small.attrs["error"]
-    err = huge.attrs["error"]
-    assert huge.attrs["status"] == "error" and "cannot fit on cpu: it needs at least" in err and "is free" in err, err
+    assert text(small.attrs["status"]) == "done", text(small.attrs["error"])
+    err = text(huge.attrs["error"])
+    assert text(huge.attrs["status"]) == "error" and "cannot fit on cpu: it needs at least" in err and "is free" in err, err
     print(f"  huge__int-mult: {err}")
 PY
 echo "a cell too big for the device: refused in a $took s run, the other cell done"

@@ -22,6 +22,7 @@
 set -euo pipefail
 BIN=$(realpath "$1"); SRC=$(realpath "$2")
 PY=${EP_PYTHON:-$SRC/.venv/bin/python}
+export PYTHONPATH="$SRC/tests/cli/lib${PYTHONPATH:+:$PYTHONPATH}"
 export PATH=$PATH:/usr/sbin:/sbin
 start=$SECONDS
 # 2 ranks per job (the cluster has one slot per core; a 1-core machine gets 1).
@@ -47,8 +48,9 @@ grid() {  # $1 = name, $2 = number of models, $3 = ranks_per_cell: a tiny random
 cells_done() {  # $1 = results file
   [ -f "$1" ] && $PY - "$1" <<'PY' 2>/dev/null || echo 0
 import sys, h5py
-with h5py.File(sys.argv[1], "r") as f:
-    print(sum(1 for c in f["cells"].values() if c.attrs["status"] == "done"))
+from results_view import open_results, text  # the file and its journal (tests/cli/lib)
+with open_results(sys.argv[1]) as f:
+    print(sum(1 for c in f["cells"].values() if text(c.attrs["status"]) == "done"))
 PY
 }
 job_state() { scontrol show job "$1" -o 2>/dev/null | grep -o 'JobState=[A-Z_]*' | cut -d= -f2; }
@@ -72,10 +74,11 @@ wait_for_end() {  # $1 = job id, $2 = timeout (s): poll until the job is finishe
 snapshot() {  # $1 = results file: the done cells, as they are now
   $PY - "$1" <<'PY'
 import sys, h5py
-with h5py.File(sys.argv[1], "r") as f:
+from results_view import open_results, text  # the file and its journal (tests/cli/lib)
+with open_results(sys.argv[1]) as f:
     for n, c in sorted(f["cells"].items()):
-        if c.attrs["status"] == "done":
-            print(n, c.attrs["written_at"], c.attrs["run"])
+        if text(c.attrs["status"]) == "done":
+            print(n, text(c.attrs["written_at"]), c.attrs["run"])
 PY
 }
 # The grid is complete, the snapshot's cells are untouched, and the log shows each
@@ -83,15 +86,16 @@ PY
 check_resumed() {  # $1 = results file, $2 = snapshot, $3 = cells, $4 = log
   $PY - "$1" "$2" "$3" <<'PY' || fail "results after the requeue"
 import sys, h5py
+from results_view import open_results, text  # the file and its journal (tests/cli/lib)
 path, snap, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 before = [l.split() for l in open(snap)]
-with h5py.File(path, "r") as f:
+with open_results(path) as f:
     cells = f["cells"]
-    assert len(cells) == n and all(c.attrs["status"] == "done" for c in cells.values()), \
-        {k: c.attrs["status"] for k, c in cells.items()}
+    assert len(cells) == n and all(text(c.attrs["status"]) == "done" for c in cells.values()), \
+        {k: text(c.attrs["status"]) for k, c in cells.items()}
     for name, written, run in before:
         c = cells[name]
-        assert str(c.attrs["written_at"]) == written and str(c.attrs["run"]) == run, (name, written, run, dict(c.attrs))
+        assert str(text(c.attrs["written_at"])) == written and str(c.attrs["run"]) == run, (name, written, run, dict(c.attrs))
     runs = sorted({int(c.attrs["run"]) for c in cells.values()})
     assert len(f["runs"]) >= 2 and runs[-1] >= 1, (len(f["runs"]), runs)
 print(f"  {len(before)} cell(s) from before the requeue untouched; runs used: {runs}")
@@ -115,7 +119,8 @@ for c in 0 2; do
 done
 $PY - cells/cell_2.h5 <<'PY' || fail "run --cell 2 wrote more or less than cell 2"
 import sys, h5py
-with h5py.File(sys.argv[1], "r") as f:
+from results_view import open_results, text  # the file and its journal (tests/cli/lib)
+with open_results(sys.argv[1]) as f:
     assert list(f["cells"]) == ["m3__int-mult"] and f["cells/m3__int-mult"].attrs["index"] == 2, list(f["cells"])
 PY
 "$BIN" run local.toml --cell 3 --out x.h5 > bad.log 2>&1 && fail "--cell 3 of a 3-cell grid was accepted"
@@ -134,16 +139,17 @@ grep -q "1 cell(s) copied .* 2 already there" merge2.log || fail "merge 2 copied
 grep -q "0 cell(s) copied .* 2 already there" merge3.log || fail "merge 3 is not idempotent: $(cat merge3.log)"
 $PY - local.h5 <<'PY' || fail "merged file"
 import sys, h5py
-with h5py.File(sys.argv[1], "r") as f:
+from results_view import open_results, text  # the file and its journal (tests/cli/lib)
+with open_results(sys.argv[1]) as f:
     cells = f["cells"]
     assert sorted(cells) == ["m1__int-mult", "m2__int-mult", "m3__int-mult"], sorted(cells)
     assert [cells[n].attrs["index"] for n in sorted(cells)] == [0, 1, 2]
     for n, c in cells.items():
         run = f["runs"][str(c.attrs["run"])]
-        assert f"--cell {c.attrs['index']} " in run.attrs["command_line"], (n, run.attrs["command_line"])
+        assert f"--cell {c.attrs['index']} " in text(run.attrs["command_line"]), (n, text(run.attrs["command_line"]))
     # runs: merge 1 (cells 0 and 2 + the merge), merge 2 (cell 1 + the merge); merge 3 added nothing
     assert len(f["runs"]) == 5, list(f["runs"])
-    assert f.attrs["command_line"].startswith("eprunner merge"), f.attrs["command_line"]
+    assert text(f.attrs["command_line"]).startswith("eprunner merge"), text(f.attrs["command_line"])
 PY
 "$BIN" report local.h5 | grep -q "m3" || fail "report of the merged file"
 
@@ -249,15 +255,16 @@ state=$(wait_for_end "$merge_id" 150)
 [ "$state" = COMPLETED ] || fail "merge job ended $state"
 $PY - array.h5 <<'PY' || fail "merged results"
 import sys, h5py
-with h5py.File(sys.argv[1], "r") as f:
+from results_view import open_results, text  # the file and its journal (tests/cli/lib)
+with open_results(sys.argv[1]) as f:
     cells = f["cells"]
     assert sorted(cells) == ["m1__int-mult", "m2__int-mult", "m3__int-mult"], sorted(cells)
     for name, c in cells.items():
-        assert c.attrs["status"] == "done", (name, c.attrs["status"])
+        assert text(c.attrs["status"]) == "done", (name, text(c.attrs["status"]))
         run = f["runs"][str(c.attrs["run"])]
         # Provenance kept: the cell's run is the array task that computed it.
-        assert f"--cell {c.attrs['index']} " in run.attrs["command_line"], (name, run.attrs["command_line"])
-    assert "eprunner merge" in f.attrs["command_line"], f.attrs["command_line"]
+        assert f"--cell {c.attrs['index']} " in text(run.attrs["command_line"]), (name, text(run.attrs["command_line"]))
+    assert "eprunner merge" in text(f.attrs["command_line"]), text(f.attrs["command_line"])
 print("  3 cells merged, each pointing at its array task's run")
 PY
 "$BIN" slurm array.toml --array | grep -q "nothing to submit" || fail "a finished grid should need no array"

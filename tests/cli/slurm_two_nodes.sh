@@ -21,6 +21,7 @@
 set -euo pipefail
 BIN_IN=$(realpath "$1"); SRC=$(realpath "$2")
 PY=${EP_PYTHON:-$SRC/.venv/bin/python}
+export PYTHONPATH="$SRC/tests/cli/lib${PYTHONPATH:+:$PYTHONPATH}"
 export PATH=$PATH:/usr/sbin:/sbin
 export OMP_WAIT_POLICY=PASSIVE
 me=slurm_two_nodes.sh
@@ -103,6 +104,7 @@ reference() {  # $1 = grid name, $2 = ranks: the same grid on this host alone
 same_results() {  # $1 = results, $2 = reference
   "$PY" - "$1" "$2" <<'PY' || fail "$1 differs from the one-node run $2"
 import sys, h5py, numpy as np
+from results_view import open_results, text  # the file and its journal (tests/cli/lib)
 IGNORED = {"written_at", "run", "ran_on"}
 def equal(x, y):
     x, y = np.asarray(x), np.asarray(y)
@@ -113,12 +115,12 @@ def members(g):
     out = {"": g}
     g.visititems(lambda k, o: None if k.split("/")[0] == "timings" else out.__setitem__(k, o))
     return out
-with h5py.File(sys.argv[1], "r") as fa, h5py.File(sys.argv[2], "r") as fb:
+with open_results(sys.argv[1]) as fa, open_results(sys.argv[2]) as fb:
     ca, cb = fa["cells"], fb["cells"]
     assert sorted(ca) == sorted(cb), (sorted(ca), sorted(cb))
     nd = na = 0
     for name in ca:
-        assert ca[name].attrs["status"] == "done" == cb[name].attrs["status"], name
+        assert text(ca[name].attrs["status"]) == "done" == text(cb[name].attrs["status"]), name
         ma, mb = members(ca[name]), members(cb[name])
         assert sorted(ma) == sorted(mb), (name, sorted(set(ma) ^ set(mb)))
         for k, a in ma.items():
@@ -140,8 +142,9 @@ PY
 cells_done() {  # $1 = results file
   [ -f "$1" ] && "$PY" - "$1" <<'PY' 2>/dev/null || echo 0
 import sys, h5py
-with h5py.File(sys.argv[1], "r") as f:
-    print(sum(1 for c in f["cells"].values() if c.attrs["status"] == "done"))
+from results_view import open_results, text  # the file and its journal (tests/cli/lib)
+with open_results(sys.argv[1]) as f:
+    print(sum(1 for c in f["cells"].values() if text(c.attrs["status"]) == "done"))
 PY
 }
 # Per job (and restart): ranks on both nodes, consecutive ranks per node, local ranks
@@ -228,9 +231,10 @@ grep -q "on node\[1-2\]" "$log" || fail "the job did not get node1 and node2"
 check_ranks "$id" 2
 "$PY" - one.h5 <<'PY' || fail "provenance of one.h5"
 import sys, h5py
-with h5py.File(sys.argv[1], "r") as f:
-    assert f.attrs["hosts"] == "node1,node2" and f.attrs["world_size"] == 4, (f.attrs["hosts"], f.attrs["world_size"])
-    ran = sorted({c.attrs["ran_on"].split(" on ")[1].split(",")[0] for c in f["cells"].values()})
+from results_view import open_results, text  # the file and its journal (tests/cli/lib)
+with open_results(sys.argv[1]) as f:
+    assert text(f.attrs["hosts"]) == "node1,node2" and f.attrs["world_size"] == 4, (text(f.attrs["hosts"]), f.attrs["world_size"])
+    ran = sorted({text(c.attrs["ran_on"]).split(" on ")[1].split(",")[0] for c in f["cells"].values()})
     assert ran == ["node1", "node2"], ran
     print(f"  hosts = {f.attrs['hosts']}; cells ran on {', '.join(ran)}")
 PY
@@ -249,10 +253,11 @@ id=$(slurm "$BIN" slurm req.toml --nodes 2 --ntasks-per-node 2 --launcher mpirun
 wait_for_cells req.h5 1 "$id"
 "$PY" - req.h5 > req.before <<'PY'
 import sys, h5py
-with h5py.File(sys.argv[1], "r") as f:
+from results_view import open_results, text  # the file and its journal (tests/cli/lib)
+with open_results(sys.argv[1]) as f:
     for n, c in sorted(f["cells"].items()):
-        if c.attrs["status"] == "done":
-            print(n, c.attrs["written_at"], c.attrs["run"])
+        if text(c.attrs["status"]) == "done":
+            print(n, text(c.attrs["written_at"]), c.attrs["run"])
 PY
 ncells=$(wc -l < req.before)
 [ "$ncells" -lt 6 ] || fail "the grid finished before the requeue; make its cells slower"
@@ -268,18 +273,19 @@ dup=$(grep -oE 'cell [A-Za-z0-9_.+-]+ done in' "$log" | sort | uniq -d)
 check_ranks "$id" 2
 "$PY" - req.h5 req.before <<'PY' || fail "results after the requeue"
 import sys, h5py
+from results_view import open_results, text  # the file and its journal (tests/cli/lib)
 before = [l.split() for l in open(sys.argv[2])]
-with h5py.File(sys.argv[1], "r") as f:
+with open_results(sys.argv[1]) as f:
     cells = f["cells"]
     for name, written, run in before:
         c = cells[name]
-        assert str(c.attrs["written_at"]) == written and str(c.attrs["run"]) == run, (name, written, run, dict(c.attrs))
+        assert str(text(c.attrs["written_at"])) == written and str(c.attrs["run"]) == run, (name, written, run, dict(c.attrs))
     runs = sorted({int(c.attrs["run"]) for c in cells.values()})
     assert len(runs) >= 2, runs
     for k, r in f["runs"].items():
-        assert r.attrs["hosts"] == "node1,node2", (k, r.attrs["hosts"])
+        assert text(r.attrs["hosts"]) == "node1,node2", (k, text(r.attrs["hosts"]))
     for name, c in cells.items():
-        assert c.attrs["ran_on"].startswith("group 0: ranks 0-3"), (name, c.attrs["ran_on"])
+        assert text(c.attrs["ran_on"]).startswith("group 0: ranks 0-3"), (name, text(c.attrs["ran_on"]))
 print(f"  {len(before)} cell(s) from before the requeue untouched; runs used: {runs}; every run on node1,node2")
 PY
 same_results req.h5 req-ref.h5
@@ -287,8 +293,9 @@ same_results req.h5 req-ref.h5
 # 4 ranks on one host (the same 2 cores either way: this shows the veth pair's cost, not speed-up).
 "$PY" - req.h5 req-ref.h5 <<'PY'
 import sys, h5py
+from results_view import open_results, text  # the file and its journal (tests/cli/lib)
 def sums(path):
-    with h5py.File(path, "r") as f:
+    with open_results(path) as f:
         t = [c["timings"].attrs for c in f["cells"].values()]
         return {k: sum(float(x[k]) for x in t) for k in ("score", "evaluate", "total")}
 two, one = sums(sys.argv[1]), sums(sys.argv[2])

@@ -11,6 +11,7 @@ import argparse
 import sys
 
 import h5py
+text = lambda v: v.decode() if isinstance(v, bytes) else str(v)  # format 2 strings are fixed-length (bytes)
 import numpy as np
 
 
@@ -60,7 +61,7 @@ def main():
             for k in ("status", "fingerprint"):
                 if a.attrs[k] != b.attrs[k]:
                     fail(f"{name}: {k} {a.attrs[k]!r} vs {b.attrs[k]!r}")
-            if a.attrs["status"] != "done":
+            if text(a.attrs["status"]) != "done":
                 fail(f"{name}: status {a.attrs['status']}: {a.attrs['error']}")
             for split in ("test", "validation"):
                 if split in a["base"]:
