@@ -100,12 +100,12 @@ reference() {  # $1 = grid name, $2 = ranks: the same grid on this host alone
     || fail "one-node reference run of $1: $(tail -n 20 "$1-ref.log")"
 }
 # Every cell: same names, done, and every dataset and attribute equal (NaN == NaN), but
-# timings and where/when it was computed (written_at, run, ran_on).
+# timings and where/when it was computed (written_at, run, ran_on, and the checksums over them).
 same_results() {  # $1 = results, $2 = reference
   "$PY" - "$1" "$2" <<'PY' || fail "$1 differs from the one-node run $2"
 import sys, h5py, numpy as np
 from results_view import open_results, text  # the file and its journal (tests/cli/lib)
-IGNORED = {"written_at", "run", "ran_on"}
+IGNORED = {"written_at", "run", "ran_on", "checksum", "metrics_checksum"}  # checksums cover ran_on and timings
 def equal(x, y):
     x, y = np.asarray(x), np.asarray(y)
     if x.shape != y.shape or x.dtype.kind != y.dtype.kind:

@@ -24,13 +24,10 @@ using ep::runner::samples::sample_provenance;
 
 namespace {
 
-class ResultsGuard : public ::testing::Test {
+class ResultsGuard : public ep::runner::samples::FolderPerTest {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("ep_guard_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    FolderPerTest::SetUp();
     file_ = dir_ / "results.h5";
     auto w = open_results_h5(file_, sample_provenance(), false);
     for (int i = 0; i < 3; ++i) w->write_cell(sample_cell(i));
@@ -38,7 +35,7 @@ class ResultsGuard : public ::testing::Test {
   }
   void TearDown() override {
     ::unsetenv("EPRUNNER_TEST_READ_FAULT");
-    fs::remove_all(dir_);
+    FolderPerTest::TearDown();
   }
 
   // Changes one value of a cell's dataset in place, as a flipped bit on disk would.
@@ -59,7 +56,7 @@ class ResultsGuard : public ::testing::Test {
     H5Fclose(f);
   }
 
-  fs::path dir_, file_;
+  fs::path file_;
 };
 
 }  // namespace

@@ -20,19 +20,7 @@ using ep::runner::samples::sample_provenance;
 
 namespace {
 
-// A fresh folder per test, removed afterwards.
-class ResultsH5 : public ::testing::Test {
- protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("ep_results_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
-  fs::path dir_;
-};
+class ResultsH5 : public ep::runner::samples::FolderPerTest {};
 
 }  // namespace
 

@@ -29,16 +29,12 @@ using ep::runner::samples::sample_provenance;
 
 namespace {
 
-class ResultsWriters : public ::testing::Test {
+class ResultsWriters : public ep::runner::samples::FolderPerTest {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("ep_writers_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    FolderPerTest::SetUp();
     file_ = dir_ / "results.h5";
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   // A child that opens a writer on file_, writes `cells` cells, reports on the pipe
   // and then waits to be killed.
@@ -63,7 +59,7 @@ class ResultsWriters : public ::testing::Test {
     return pid;
   }
 
-  fs::path dir_, file_;
+  fs::path file_;
 };
 
 bool wait_ready(int fd) {

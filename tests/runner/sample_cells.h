@@ -2,12 +2,31 @@
 // cell's index, so a test can tell whether what it reads back is whole and right.
 #pragma once
 
+#include <unistd.h>
+
 #include <cstdint>
+#include <filesystem>
 #include <string>
+
+#include <gtest/gtest.h>
 
 #include "runner/results_file.h"
 
 namespace ep::runner::samples {
+
+// A fresh folder per test (named after the test and this process), removed afterwards.
+class FolderPerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("ep_results_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::filesystem::path dir_;
+};
 
 inline SplitResult sample_split(int seed, int64_t n, const std::string& metric) {
   SplitResult s;
