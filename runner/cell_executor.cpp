@@ -39,6 +39,7 @@
 #include "runner/cell_codec.h"
 #include "runner/cell_memory.h"
 #include "runner/progress.h"
+#include "runner/prune_options.h"
 #include "runner/score_arrays.h"
 
 namespace ep::runner {
@@ -228,18 +229,12 @@ class Executor {
 
     // 4. Decompose the chosen matrices.
     t = Clock::now();
-    DecomposeOptions dopts;
-    dopts.granularity = ep.granularity;
-    dopts.route = ep.svd;
-    const std::vector<Decomposition> decs = decompose(model, ep.matrices, dopts);
+    const std::vector<Decomposition> decs = decompose(model, ep.matrices, decompose_options(ep));
     res.timings["decompose"] = seconds_since(t);
 
     // 5. Score this rank's batches, then merge across the group (max exact, sums float64).
     t = Clock::now();
-    ScoreOptions sopts;
-    sopts.reduce = ep.position_reduction;
-    sopts.pairs = ep.pairs;
-    sopts.positions = positions;
+    ScoreOptions sopts = score_options(ep, positions);
     sopts.micro_batch_tokens = scoring_token_budget(ep, model, sopts.positions, device, cell);
     const Scorer scorer(decs, sopts);
     ScoreState state = scorer.make_state(device);
@@ -278,8 +273,7 @@ class Executor {
     inject_test_failure(cell, comm.rank(), "evaluate");
     res.base = evaluate_all(&res.test_targets, &res.validation_targets);
     const std::vector<int64_t> ranking = rank_components(scores);
-    FreezeOptions fopts;
-    fopts.bias = ep.bias;
+    const FreezeOptions fopts = freeze_options(ep);
     for (double p : ep.p) {
       PrunedResult pr;
       pr.p = p;

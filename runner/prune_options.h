@@ -1,0 +1,35 @@
+// The grid's [eigenprune] settings as core/prune's options, in one place: `run` (the
+// cell executor) and `export` must decompose, score and freeze a model the same way,
+// or an exported model would not be the one whose accuracy the results file holds.
+#pragma once
+
+#include "core/prune/decompose.h"
+#include "core/prune/freeze.h"
+#include "core/prune/score.h"
+#include "runner/grid.h"
+
+namespace ep::runner {
+
+inline DecomposeOptions decompose_options(const grid::EigenpruneSpec& ep) {
+  DecomposeOptions o;
+  o.granularity = ep.granularity;
+  o.route = ep.svd;
+  return o;
+}
+
+// positions: P, the longest teacher-forced training input (the rows of x̄).
+inline ScoreOptions score_options(const grid::EigenpruneSpec& ep, int64_t positions) {
+  ScoreOptions o;
+  o.reduce = ep.position_reduction;
+  o.pairs = ep.pairs;
+  o.positions = positions;
+  return o;
+}
+
+inline FreezeOptions freeze_options(const grid::EigenpruneSpec& ep) {
+  FreezeOptions o;
+  o.bias = ep.bias;
+  return o;
+}
+
+}  // namespace ep::runner
