@@ -56,6 +56,55 @@ SplitResult take_split(Reader& r) {
   return s;
 }
 
+void put_masks(Writer& w, const std::map<std::string, Array<uint8_t>>& masks) {
+  w.pod<uint64_t>(masks.size());
+  for (const auto& [name, mask] : masks) {
+    w.str(name);
+    put_array(w, mask);
+  }
+}
+
+void take_masks(Reader& r, std::map<std::string, Array<uint8_t>>& masks) {
+  for (auto n = r.pod<uint64_t>(); n > 0; --n) {
+    std::string name = r.str();
+    masks[name] = take_array<uint8_t>(r);
+  }
+}
+
+// Methods come last and only when there are any, so a cell without them encodes (and
+// checksums) byte for byte as before they existed.
+void put_methods(Writer& w, const std::vector<MethodResult>& methods) {
+  if (methods.empty()) return;
+  w.pod<uint64_t>(methods.size());
+  for (const auto& m : methods) {
+    w.str(m.method);
+    w.pod(m.fraction);
+    w.pod(m.seed);
+    w.str(m.matrix);
+    w.vec(m.layers);
+    w.pod(m.n_removed);
+    put_split(w, m.eval.test);
+    put_split(w, m.eval.validation);
+    put_masks(w, m.masks);
+  }
+}
+
+void take_methods(Reader& r, std::vector<MethodResult>& methods) {
+  if (r.done()) return;
+  methods.resize(r.count(2 * sizeof(double) + sizeof(int64_t)));
+  for (auto& m : methods) {
+    m.method = r.str();
+    m.fraction = r.pod<double>();
+    m.seed = r.pod<int64_t>();
+    m.matrix = r.str();
+    m.layers = r.vec<int64_t>();
+    m.n_removed = r.pod<int64_t>();
+    m.eval.test = take_split(r);
+    m.eval.validation = take_split(r);
+    take_masks(r, m.masks);
+  }
+}
+
 }  // namespace
 
 std::vector<uint8_t> encode_cell(const CellResult& c) {
@@ -73,11 +122,7 @@ std::vector<uint8_t> encode_cell(const CellResult& c) {
     w.pod(r.n_frozen);
     put_split(w, r.eval.test);
     put_split(w, r.eval.validation);
-    w.pod<uint64_t>(r.masks.size());
-    for (const auto& [name, mask] : r.masks) {
-      w.str(name);
-      put_array(w, mask);
-    }
+    put_masks(w, r.masks);
   }
   w.pod<uint64_t>(c.scores.size());
   for (const auto& [name, s] : c.scores) {
@@ -94,6 +139,7 @@ std::vector<uint8_t> encode_cell(const CellResult& c) {
     w.pod(seconds);
   }
   w.pod(c.examples);
+  put_methods(w, c.methods);
   return std::move(w.bytes);
 }
 
@@ -115,10 +161,7 @@ CellResult decode_cell(const std::vector<uint8_t>& bytes) {
     p.n_frozen = r.pod<int64_t>();
     p.eval.test = take_split(r);
     p.eval.validation = take_split(r);
-    for (auto n = r.pod<uint64_t>(); n > 0; --n) {
-      std::string name = r.str();
-      p.masks[name] = take_array<uint8_t>(r);
-    }
+    take_masks(r, p.masks);
   }
   for (auto n = r.pod<uint64_t>(); n > 0; --n) {
     MatrixScores& s = c.scores[r.str()];
@@ -133,6 +176,7 @@ CellResult decode_cell(const std::vector<uint8_t>& bytes) {
     c.timings[stage] = r.pod<double>();
   }
   c.examples = r.pod<int64_t>();
+  take_methods(r, c.methods);
   EP_CHECK(r.done(), "cell result message: {} trailing bytes", bytes.size());
   return c;
 }

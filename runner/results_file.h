@@ -61,6 +61,26 @@ struct PrunedResult {
   std::map<std::string, Array<uint8_t>> masks;
 };
 
+// A comparison evaluated in the same cell (core/prune/methods.h, docs/methods.md):
+//   "highest": the int(N·p) highest-scoring components frozen (bias as the grid's);
+//   "random":  int(N·p) components chosen uniformly with `seed`, frozen likewise;
+//   "laser":   matrix `matrix` at `layers` replaced by its rank-k approximation,
+//              k = max(1, int(ρ·rank)), ρ = `fraction`; no bias.
+struct MethodResult {
+  std::string method;           // "highest", "random" or "laser"
+  double fraction = 0;          // p (highest, random) or ρ (laser)
+  int64_t seed = 0;             // random: the seed of the draw; 0 otherwise
+  std::string matrix;           // laser: the matrix kind; "" for the controls (the grid's matrices)
+  std::vector<int64_t> layers;  // laser: the layers reduced together
+  int64_t n_removed = 0;        // components frozen or dropped
+  Evaluation eval;
+  // The controls: one per grid matrix, as PrunedResult::masks. LASER: none (its choice
+  // is the top k of each block of `layers`).
+  std::map<std::string, Array<uint8_t>> masks;
+  // "laser mlp_in.5 rho=0.1", "random seed=2 p=0.05", "highest p=0.05"
+  std::string label() const;
+};
+
 // What scoring found for one matrix kind ("k", "mlp_in", ...).
 struct MatrixScores {
   Array<float> delta_loss;       // [L, B, R] ΔL_i: max over pairs (and positions, per the grid)
@@ -89,6 +109,7 @@ struct CellResult {
   std::vector<PrunedResult> pruned;    // one per grid p, ascending
   std::map<std::string, MatrixScores> scores;  // by matrix name
   std::vector<float> finetune_loss;    // mean train loss per logged step (empty: no fine-tuning)
+  std::vector<MethodResult> methods;   // the grid's [controls] and [laser], in that order (empty: none)
 
   std::map<std::string, double> timings;  // seconds per stage: "load", "finetune", "score", "evaluate", "total"
   int64_t examples = 0;  // examples processed in all (forward passes), for throughput

@@ -18,6 +18,7 @@
 #include <system_error>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include "core/util/error.h"
@@ -59,6 +60,22 @@ void write_pruned(hid_t parent, size_t i, const PrunedResult& r) {
   write_split(g, "validation", r.eval.validation);
   h5::Handle masks = h5::create_group(g, "masks");
   for (const auto& [matrix, mask] : r.masks) h5::write_array(masks, matrix, mask);
+}
+
+void write_method(hid_t parent, size_t i, const MethodResult& m) {
+  h5::Handle g = h5::create_group(parent, std::to_string(i));
+  h5::write_attr(g, "method", m.method);
+  h5::write_attr(g, "fraction", m.fraction);
+  h5::write_attr(g, "seed", m.seed);
+  h5::write_attr(g, "matrix", m.matrix);
+  h5::write_attr(g, "n_removed", m.n_removed);
+  h5::write_attr(g, "label", m.label());  // for people browsing the file (h5ls, HDFView)
+  h5::write_vector(g, "layers", m.layers);
+  write_split(g, "test", m.eval.test);
+  write_split(g, "validation", m.eval.validation);
+  if (m.masks.empty()) return;
+  h5::Handle masks = h5::create_group(g, "masks");
+  for (const auto& [matrix, mask] : m.masks) h5::write_array(masks, matrix, mask);
 }
 
 void write_scores(hid_t parent, const std::map<std::string, MatrixScores>& scores) {
@@ -103,6 +120,10 @@ void write_cell_group(hid_t cells, const CellResult& c, int64_t run) {
   h5::write_vector(g, "p", ps);
   write_scores(g, c.scores);
   h5::write_vector(g, "finetune_loss", c.finetune_loss);
+  if (!c.methods.empty()) {
+    h5::Handle methods = h5::create_group(g, "methods");
+    for (size_t i = 0; i < c.methods.size(); ++i) write_method(methods, i, c.methods[i]);
+  }
 
   h5::Handle timings = h5::create_group(g, "timings");
   for (const auto& [stage, seconds] : c.timings) h5::write_attr(timings, stage, seconds);
@@ -116,6 +137,13 @@ void write_cell_group(hid_t cells, const CellResult& c, int64_t run) {
 }
 
 }  // namespace
+
+std::string MethodResult::label() const {
+  if (method == "laser")
+    return fmt::format("laser {}.{} rho={}", matrix, fmt::join(layers, "+"), fraction);
+  if (method == "random") return fmt::format("random seed={} p={}", seed, fraction);
+  return fmt::format("{} p={}", method, fraction);
+}
 
 void h5::write_provenance(hid_t obj, const Provenance& p) {
   h5::write_attr(obj, "grid", p.grid_text);

@@ -79,6 +79,34 @@ PrunedResult read_pruned(hid_t parent, const std::string& name, Depth depth) {
   return r;
 }
 
+MethodResult read_method(hid_t parent, const std::string& name, Depth depth) {
+  h5::Handle g = h5::open_group(parent, name);
+  MethodResult m;
+  m.method = h5::read_string_attr(g, "method");
+  m.fraction = h5::read_double_attr(g, "fraction", 0.0);
+  m.seed = h5::read_int_attr(g, "seed");
+  m.matrix = h5::read_string_attr(g, "matrix");
+  m.layers = h5::read_vector<int64_t>(g, "layers");
+  m.n_removed = h5::read_int_attr(g, "n_removed");
+  m.eval.test = read_split(g, "test", depth);
+  m.eval.validation = read_split(g, "validation", depth);
+  if (depth == Depth::All && h5::exists(g, "masks")) {
+    h5::Handle masks = h5::open_group(g, "masks");
+    for (const auto& matrix : h5::children(masks)) m.masks[matrix] = h5::read_array<uint8_t>(masks, matrix);
+  }
+  return m;
+}
+
+// The children of a group named 0, 1, ..., in numeric order ("10" after "2").
+std::vector<std::string> numbered_children(hid_t group, const std::string& cell, const std::string& what) {
+  std::vector<std::string> names = h5::children(group);
+  for (const auto& n : names)
+    EP_CHECK(!n.empty() && n.size() < 10 && n.find_first_not_of("0123456789") == std::string::npos,
+             "cell '{}': {}/{} is not a number", cell, what, n);
+  std::sort(names.begin(), names.end(), [](const auto& a, const auto& b) { return std::stoi(a) < std::stoi(b); });
+  return names;
+}
+
 std::map<std::string, MatrixScores> read_scores(hid_t cell) {
   std::map<std::string, MatrixScores> out;
   if (!h5::exists(cell, "scores")) return out;
@@ -148,13 +176,12 @@ CellResult h5::read_cell_group(hid_t g, bool everything) {
   c.base = read_evaluation(g, "base", depth);
   if (h5::exists(g, "pruned")) {
     h5::Handle pruned = h5::open_group(g, "pruned");
-    std::vector<std::string> names = h5::children(pruned);
-    for (const auto& n : names)
-      EP_CHECK(!n.empty() && n.size() < 10 && n.find_first_not_of("0123456789") == std::string::npos,
-               "cell '{}': pruned/{} is not a number", c.name, n);
-    // Groups are named 0, 1, ...: sort numerically, not by name ("10" < "2").
-    std::sort(names.begin(), names.end(), [](const auto& a, const auto& b) { return std::stoi(a) < std::stoi(b); });
-    for (const auto& n : names) c.pruned.push_back(read_pruned(pruned, n, depth));
+    for (const auto& n : numbered_children(pruned, c.name, "pruned")) c.pruned.push_back(read_pruned(pruned, n, depth));
+  }
+  if (h5::exists(g, "methods")) {
+    h5::Handle methods = h5::open_group(g, "methods");
+    for (const auto& n : numbered_children(methods, c.name, "methods"))
+      c.methods.push_back(read_method(methods, n, depth));
   }
   if (depth == Depth::All) {
     c.scores = read_scores(g);

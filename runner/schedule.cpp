@@ -24,8 +24,9 @@ uint64_t fnv1a64(const std::string& text) {
 std::string cell_name(const std::string& model, const std::string& task) { return model + "__" + task; }
 
 std::string cell_fingerprint(const grid::Grid& grid, int model, int task) {
-  const std::string text = grid::describe(grid.models.at(model)) + "\n" + grid::describe(grid.tasks.at(task)) +
-                           "\n" + grid::describe(grid.eigenprune) + "\nseed " + std::to_string(grid.seed);
+  std::string text = grid::describe(grid.models.at(model)) + "\n" + grid::describe(grid.tasks.at(task)) + "\n" +
+                     grid::describe(grid.eigenprune) + "\nseed " + std::to_string(grid.seed);
+  if (const std::string more = grid::describe_comparisons(grid); !more.empty()) text += "\n" + more;
   return fmt::format("{:016x}", fnv1a64(text));
 }
 

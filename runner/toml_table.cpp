@@ -153,6 +153,33 @@ std::optional<std::vector<double>> TomlTable::opt_numbers(std::string_view key) 
   return out;
 }
 
+std::optional<std::vector<std::vector<int64_t>>> TomlTable::opt_integer_groups(std::string_view key) {
+  const toml::node* node = find(key);
+  if (!node) return std::nullopt;
+  const toml::array* arr = node->as_array();
+  if (!arr) fail_wrong_type(key, *node, "an array of integers or of arrays of integers");
+  std::vector<std::vector<int64_t>> out;
+  for (size_t i = 0; i < arr->size(); ++i) {
+    const toml::node& item = *arr->get(i);
+    if (item.is_integer()) {
+      out.push_back({**item.as_integer()});
+      continue;
+    }
+    const toml::array* group = item.as_array();
+    if (!group || group->empty())
+      fail_at_element(key, i, fmt::format("expected an integer or a non-empty array of integers, got {}",
+                                          group ? "an empty array" : type_name(item)));
+    std::vector<int64_t> values;
+    for (size_t j = 0; j < group->size(); ++j) {
+      const toml::node& v = *group->get(j);
+      if (!v.is_integer()) fail_at_element(key, i, fmt::format("expected integers inside, got {}", type_name(v)));
+      values.push_back(**v.as_integer());
+    }
+    out.push_back(std::move(values));
+  }
+  return out;
+}
+
 std::optional<TomlTable> TomlTable::opt_table(std::string_view key) {
   const toml::node* node = find(key);
   if (!node) return std::nullopt;

@@ -49,6 +49,8 @@ class TomlTable {
   std::optional<bool> opt_boolean(std::string_view key);
   std::optional<std::vector<std::string>> opt_strings(std::string_view key);
   std::optional<std::vector<double>> opt_numbers(std::string_view key);
+  // [3, [10, 11]]: each element an integer (a group of one) or an array of integers.
+  std::optional<std::vector<std::vector<int64_t>>> opt_integer_groups(std::string_view key);
   std::optional<TomlTable> opt_table(std::string_view key);
   // An array of tables ([[models]]); a missing key is an error naming this table.
   std::vector<TomlTable> tables(std::string_view key);
