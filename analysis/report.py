@@ -19,6 +19,7 @@ from typing import List, Optional, Tuple
 if not __package__:  # run as a file (python3 analysis/report.py): the imports below need the package
     sys.exit("run it as a module from the repository root: python3 -m analysis.report ... (docs/analysis.md)")
 
+from analysis import methods
 from analysis import results as rs
 from analysis.text import md_table, one_line, p_label, pct
 
@@ -40,6 +41,7 @@ class AccuracyTable:
     ps: List[float]           # every p of a finished cell, ascending
     rows: List[Row]           # finished cells with a measured value on the split, in index order
     failed: List[rs.Cell]     # cells with status "error", in index order
+    results: rs.Results       # the whole file (the methods section reads it)
 
 
 def accuracy_table(res: rs.Results, split: str) -> AccuracyTable:
@@ -52,7 +54,7 @@ def accuracy_table(res: rs.Results, split: str) -> AccuracyTable:
         row = Row(cell=c, splits=[c.base(split)] + [by_p.get(p) for p in ps])
         if any(v is not None for v in row.values):
             rows.append(row)
-    return AccuracyTable(split=split, ps=ps, rows=rows, failed=res.failed)
+    return AccuracyTable(split=split, ps=ps, rows=rows, failed=res.failed, results=res)
 
 
 def header(t: AccuracyTable) -> Tuple[List[str], str]:
@@ -82,7 +84,7 @@ def markdown(t: AccuracyTable) -> str:
     if t.failed:
         out += "\nCells that failed:\n"
         out += "".join(f"- {c.model} x {c.task}: {one_line(c.error)}\n" for c in t.failed)
-    return out
+    return out + methods.markdown(t.results)
 
 
 def main(argv=None) -> int:

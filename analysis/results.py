@@ -114,6 +114,22 @@ class Pruned:
 
 
 @dataclass
+class Method:
+    """A comparison evaluated in the same cell (docs/methods.md): "highest" or "random"
+    (fraction = p, the grid's freeze of int(N·p) other components) or "laser" (fraction =
+    rho, the rank kept; `matrix` at `layers` replaced by its rank-k approximation)."""
+    method: str
+    fraction: float
+    seed: int
+    matrix: str
+    layers: List[int]
+    n_removed: int
+    test: Split
+    validation: Split
+    masks: Dict[str, np.ndarray] = field(default_factory=dict)
+
+
+@dataclass
 class Scores:
     delta_loss: Optional[np.ndarray] = None        # float32 [L, B, R]
     singular_values: Optional[np.ndarray] = None   # float32 [L, B, R], descending in a block
@@ -142,6 +158,7 @@ class Cell:
     scores: Dict[str, Scores] = field(default_factory=dict)
     finetune_loss: Optional[np.ndarray] = None
     timings: Dict[str, float] = field(default_factory=dict)
+    methods: List[Method] = field(default_factory=list)  # [controls] and [laser], in the file's order
 
     @property
     def done(self) -> bool:
@@ -218,6 +235,17 @@ def read_cell(g, per_example: bool = True, masks: bool = False, scores: bool = F
                 pr.masks = {m: r["masks"][m][()] for m in r["masks"].keys()}
             c.pruned.append(pr)
         c.pruned.sort(key=lambda r: r.p)
+    if "methods" in g:
+        for key in sorted(g["methods"].keys(), key=int):
+            r = g["methods"][key]
+            layers = _dataset(r, "layers")
+            m = Method(method=_attr_str(r, "method"), fraction=_attr_float(r, "fraction", 0.0),
+                       seed=_attr_int(r, "seed"), matrix=_attr_str(r, "matrix"),
+                       layers=[] if layers is None else [int(x) for x in layers], n_removed=_attr_int(r, "n_removed"),
+                       test=_read_split(r, "test", per_example), validation=_read_split(r, "validation", per_example))
+            if masks and "masks" in r:
+                m.masks = {k: r["masks"][k][()] for k in r["masks"].keys()}
+            c.methods.append(m)
     if scores and "scores" in g:
         for m in g["scores"].keys():
             sg = g["scores"][m]

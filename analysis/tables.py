@@ -26,6 +26,7 @@ from typing import List, Optional
 if not __package__:  # run as a file (python3 analysis/tables.py): the imports below need the package
     sys.exit("run it as a module from the repository root: python3 -m analysis.tables ... (docs/analysis.md)")
 
+from analysis import methods
 from analysis import report
 from analysis import results as rs
 from analysis import stats
@@ -246,6 +247,8 @@ def render(res: rs.Results, fmt: str, alpha: float) -> str:
         parts.append(table2(res, fmt, "test"))
         if has_validation(res):
             parts.append(table2(res, fmt, "validation"))
+        if methods.has_methods(res):
+            parts.append(methods.table3(res, fmt))
     else:
         parts.append("No finished cells.\n" if fmt == "md" else "% No finished cells.\n")
     f = failed_cells(res, fmt)

@@ -8,6 +8,7 @@
 #include <set>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "core/util/error.h"
 
@@ -74,6 +75,89 @@ std::string csv_line(const ReportRow& row, const std::string& p, const ReportVal
   return fmt::format("{},{},{},{},{},{}\n", row.model, row.task, p, row.metric, v.accuracy, f1);
 }
 
+// ---- methods side by side (docs/analysis.md; analysis/methods.py is the same rules) ----
+
+struct Candidate {
+  std::string setting;
+  std::vector<const SplitResult*> test, validation;  // one per seed (one for the others)
+};
+
+std::string setting_of(const MethodResult& m) {
+  if (m.method == "laser") return fmt::format("{}.{} rho={}", m.matrix, fmt::join(m.layers, "+"), p_label(m.fraction));
+  return "p=" + p_label(m.fraction);
+}
+
+// Each method's candidates, in the order of analysis/methods.py ORDER; random's seeds
+// of one p are one candidate.
+std::vector<std::pair<std::string, std::vector<Candidate>>> candidates(const CellResult& c) {
+  std::vector<std::pair<std::string, std::vector<Candidate>>> out;
+  for (const char* method : {"eigenpruning", "highest", "random", "laser"}) out.push_back({method, {}});
+  for (const auto& r : c.pruned) out[0].second.push_back({"p=" + p_label(r.p), {&r.eval.test}, {&r.eval.validation}});
+  for (const auto& m : c.methods) {
+    auto group = std::find_if(out.begin(), out.end(), [&](const auto& g) { return g.first == m.method; });
+    if (group == out.end()) continue;  // a method this build does not know
+    const std::string setting = setting_of(m);
+    auto same = std::find_if(group->second.begin(), group->second.end(),
+                             [&](const Candidate& k) { return m.method == "random" && k.setting == setting; });
+    if (same == group->second.end()) {
+      group->second.push_back({setting, {&m.eval.test}, {&m.eval.validation}});
+    } else {
+      same->test.push_back(&m.eval.test);
+      same->validation.push_back(&m.eval.validation);
+    }
+  }
+  return out;
+}
+
+// The mean accuracy (summed in order, as Python's sum), or nothing when one is unmeasured.
+std::optional<double> mean_accuracy(const std::vector<const SplitResult*>& splits) {
+  if (splits.empty()) return std::nullopt;
+  double sum = 0;
+  for (const SplitResult* s : splits) {
+    auto v = measured(*s);
+    if (!v) return std::nullopt;
+    sum += v->accuracy;
+  }
+  return sum / static_cast<double>(splits.size());
+}
+
+std::vector<MethodRow> method_rows(const CellResult& c) {
+  std::vector<MethodRow> rows;
+  const std::string on = measured(c.base.validation) ? "validation" : "test";
+  auto base = measured(c.base.test);
+  rows.push_back({c.model, c.task, "base", "-", "-", base ? std::optional<double>(base->accuracy) : std::nullopt});
+  for (const auto& [method, group] : candidates(c)) {
+    const Candidate* best = nullptr;
+    std::optional<double> best_value;
+    for (const Candidate& k : group) {
+      auto v = mean_accuracy(on == "validation" ? k.validation : k.test);
+      if (v && (!best_value || *v > *best_value)) {
+        best = &k;
+        best_value = v;
+      }
+    }
+    if (!best) continue;
+    const size_t seeds = best->test.size();
+    const std::string label =
+        method == "random" ? fmt::format("random ({} seed{})", seeds, seeds != 1 ? "s" : "") : method;
+    rows.push_back({c.model, c.task, label, on, best->setting, mean_accuracy(best->test)});
+  }
+  return rows;
+}
+
+std::string format_methods(const std::vector<MethodRow>& rows) {
+  if (rows.empty()) return "";
+  std::string out =
+      "\nMethods side by side: test accuracy (%) at the setting each method's own validation accuracy chooses "
+      "(ties: the first in grid order; \"test\": the cell has no validation split, so it chose on test). random: "
+      "the mean over its seeds.\n\n"
+      "| model | task | method | chosen on | setting | test |\n|---|---|---|---|---|---:|\n";
+  for (const auto& r : rows)
+    out += fmt::format("| {} | {} | {} | {} | {} | {} |\n", r.model, r.task, r.label, r.chosen_on, r.setting,
+                       r.test_accuracy ? percent(*r.test_accuracy) : "-");
+  return out;
+}
+
 }  // namespace
 
 std::string p_label(double p) { return fmt::format("{}", p); }
@@ -105,6 +189,8 @@ ReportTable load_report(const ResultsReader& reader, const std::string& split) {
         row.by_p[static_cast<size_t>(at - table.ps.begin())] = measured(pick(r.eval, split));
     }
     table.rows.push_back(std::move(row));
+    if (c.status == CellStatus::Done && !c.methods.empty())
+      for (MethodRow& m : method_rows(c)) table.methods.push_back(std::move(m));
   }
   return table;
 }
@@ -127,7 +213,7 @@ std::string format_markdown(const ReportTable& t) {
     out += "\nCells that failed:\n";
     for (const auto* row : failed) out += fmt::format("- {} x {}: {}\n", row->model, row->task, one_line(row->error));
   }
-  return out;
+  return out + format_methods(t.methods);
 }
 
 std::string format_csv(const ReportTable& t) {

@@ -30,10 +30,21 @@ struct ReportRow {
   std::vector<std::optional<ReportValue>> by_p;  // one per ReportTable::ps; empty when not measured
 };
 
+// One row of "Methods side by side" (docs/analysis.md; analysis/methods.py): a method
+// of a finished cell that has comparisons, at the setting its own accuracy chose.
+struct MethodRow {
+  std::string model, task;
+  std::string label;      // "base", "eigenpruning", "highest", "random (3 seeds)", "laser"
+  std::string chosen_on;  // "validation", "test" (the cell has no validation split) or "-" (base)
+  std::string setting;    // "p=0.05", "mlp_in.5 rho=0.1", "-"
+  std::optional<double> test_accuracy;  // random: the mean over its seeds
+};
+
 struct ReportTable {
   std::string split = "test";
   std::vector<double> ps;  // every p of a finished cell, ascending
   std::vector<ReportRow> rows;  // every cell (error cells too), in index order
+  std::vector<MethodRow> methods;  // empty when no finished cell has comparisons
 };
 
 // `split`: "test" or "validation".
@@ -46,7 +57,8 @@ std::string p_label(double p);
 // The caption line, then | model | task | metric | base | p=0.01 | ... | with one row
 // per finished cell that has a measured value on the split, accuracy in percent with
 // two decimals, each row's best value(s) as printed in **bold**; error cells listed
-// below the table (message on one line).
+// below the table (message on one line); then, when the file has comparisons
+// ([controls], [laser]), the "Methods side by side" table.
 std::string format_markdown(const ReportTable& table);
 
 // Header exactly `model,task,p,metric,accuracy,macro_f1`; p = 0 is the unpruned model;
