@@ -11,9 +11,11 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 
 #include <ATen/Parallel.h>
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 #include <torch/torch.h>
 
@@ -23,6 +25,7 @@
 #include "core/prune/decompose.h"
 #include "core/prune/evaluate.h"
 #include "core/prune/freeze.h"
+#include "core/prune/official_recipe.h"
 #include "core/prune/score.h"
 #include "core/prune/scoring_batches.h"
 #include "core/prune/select.h"
@@ -134,6 +137,41 @@ CellTask build_cell_task(const grid::Grid& g, const grid::TaskSpec& spec, bool p
 }
 
 
+// ---- the official recipe ---------------------------------------------------------------
+
+// The paper's code scores the first token of the label: answers of several tokens
+// (SmolLM2 spells " 46" as "Ġ", "4", "6") have no official counterpart.
+void require_one_token_answers(const CellTask& task, const grid::TaskSpec& spec, const grid::ModelSpec& model,
+                               const BpeTokenizer& tok) {
+  for (const EvalSet* split : {&task.train_eval, &task.validation_eval, &task.test_eval})
+    for (size_t i = 0; i < split->answers.size(); ++i) {
+      const std::vector<int64_t>& a = split->answers[i];
+      EP_CHECK(a.size() <= 1,
+               "task \"{}\" with model \"{}\": the answer to \"{}\" is {} tokens ([{}] = \"{}\"); recipe = "
+               "\"official\" is the paper's code, which scores one-token answers only (the label's first token); use "
+               "recipe = \"eprunner\" (answers of several tokens, teacher-forced) or a tokenizer that spells each "
+               "answer as one token",
+               spec.name, model.name, tok.decode(split->prompts[i]), a.size(), fmt::join(a, ", "), tok.decode(a));
+    }
+}
+
+// A test-only hook (tests/cli/official_recipe.sh): EPRUNNER_TEST_SCORING_DUMP=DIR makes
+// rank 0 write DIR/<cell>.json with the scoring batches and the token ids scored and
+// evaluated, so that a reference implementation can run the same computation.
+void dump_scoring_inputs(const Cell& cell, const CellTask& task, const std::vector<std::vector<int64_t>>& batches,
+                         int64_t pad_id, int rank) {
+  const char* dir = std::getenv("EPRUNNER_TEST_SCORING_DUMP");
+  if (!dir || rank != 0) return;
+  nlohmann::json j;
+  j["batches"] = batches;
+  j["pad_id"] = pad_id;
+  j["train_prompts"] = task.train_eval.prompts;
+  j["train_answers"] = task.train_eval.answers;
+  j["test_prompts"] = task.test_eval.prompts;
+  j["test_answers"] = task.test_eval.answers;
+  std::ofstream(std::filesystem::path(dir) / (cell.name + ".json")) << j.dump();
+}
+
 // ---- sharded evaluation ----------------------------------------------------------------
 
 // Each rank evaluates its shard of the split (experiments/split_score.h), the
@@ -240,8 +278,13 @@ class Executor {
     ScoreState state = scorer.make_state(device);
     const auto batches = make_scoring_batches(static_cast<int64_t>(task.train_eval.prompts.size()), ep.batch_size, g.seed);
     const auto mine = batches_for_rank(batches, comm.rank(), comm.size());
+    if (ep.recipe == Recipe::Official) require_one_token_answers(task, g.tasks[cell.task], model_spec, tok);
+    dump_scoring_inputs(cell, task, batches, pad_id, comm.rank());
     inject_test_failure(cell, comm.rank(), "score");
     score_examples(model, scorer, task.train_eval.prompts, task.train_eval.answers, mine, pad_id, state);
+    // Official: x̄ is the last batch's (its rank keeps its sums; SUM below hands them to all).
+    if (ep.recipe == Recipe::Official && comm.rank() != rank_of_last_batch(batches.size(), comm.size()))
+      state.sums().zero_();
     // A max all-reduce may drop a NaN (it depends on the library and the order): check
     // on each rank before reducing; a failure here is agreed on by the next collective.
     EP_CHECK(!torch::isnan(state.max_delta()).any().item<bool>(),

@@ -179,6 +179,24 @@ std::vector<double> read_p(TomlTable& t) {
   return sorted;
 }
 
+// recipe = "official" fixes what the paper's code did; a key that says otherwise is an error.
+void apply_official_recipe(TomlTable& t, EigenpruneSpec& e) {
+  const std::string why = "recipe = \"official\" is the paper's code";
+  for (size_t i = 0; i < e.matrices.size(); ++i)
+    if (!official_recipe_supports(e.matrices[i]))
+      t.fail_at_element("matrices", i, fmt::format("{}, which folds the LayerNorm in front of a matrix into it: it "
+                                                   "takes q, k, v and mlp_in, not '{}' (nothing normalises its input)",
+                                                   why, name_of(e.matrices[i])));
+  if (t.has("position_reduction") && e.position_reduction != PositionReduce::Max)
+    t.fail_at("position_reduction", why + ": it takes the max over positions; remove this key or use \"max\"");
+  if (t.has("bias") && e.bias != BiasMode::PaperSum)
+    t.fail_at("bias", why + ": its bias is summed over positions; remove this key or use \"paper_sum\"");
+  if (t.has("pairs") && e.pairs != 1) t.fail_at("pairs", why + ": one partner, torch.roll(x, 1, 0); remove this key");
+  e.position_reduction = PositionReduce::Max;
+  e.bias = BiasMode::PaperSum;
+  e.pairs = 1;
+}
+
 EigenpruneSpec read_eigenprune(TomlTable t) {
   EigenpruneSpec e;
   e.matrices = t.choices("matrices", e.matrices);
@@ -186,6 +204,7 @@ EigenpruneSpec read_eigenprune(TomlTable t) {
   for (size_t i = 1; i < e.matrices.size(); ++i)
     if (std::find(e.matrices.begin(), e.matrices.begin() + i, e.matrices[i]) != e.matrices.begin() + i)
       t.fail_at_element("matrices", i, fmt::format("'{}' appears twice", name_of(e.matrices[i])));
+  e.recipe = t.choice("recipe", e.recipe);
   e.granularity = t.choice("granularity", e.granularity);
   e.position_reduction = t.choice("position_reduction", e.position_reduction);
   if (auto pairs = t.opt_integer("pairs")) e.pairs = positive(t, "pairs", pairs);
@@ -206,6 +225,7 @@ EigenpruneSpec read_eigenprune(TomlTable t) {
   e.dtype = t.choice("dtype", e.dtype);
   e.device = t.choice("device", e.device);
   e.svd = t.choice("svd", e.svd);
+  if (e.recipe == Recipe::Official) apply_official_recipe(t, e);
   t.finish();
   return e;
 }
@@ -308,7 +328,9 @@ std::string describe(const EigenpruneSpec& e) {
                      "batch_size={} dtype={} device={} svd={}",
                      join_names(e.matrices), name_of(e.granularity), name_of(e.position_reduction), e.pairs,
                      name_of(e.bias), fmt::join(e.p, ","), e.batch_size, name_of(e.dtype), name_of(e.device),
-                     name_of(e.svd));
+                     name_of(e.svd)) +
+         // Only when official, so that grids without it keep their cells' fingerprints.
+         (e.recipe == Recipe::Official ? " recipe=official" : "");
 }
 
 }  // namespace ep::grid

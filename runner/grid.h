@@ -85,6 +85,9 @@ struct EigenpruneSpec {
   ComputeDtype dtype = ComputeDtype::F32;
   DeviceKind device = DeviceKind::Cpu;
   SvdRoute svd = SvdRoute::Auto;
+  // "official": the paper's code exactly (core/prune/official_recipe.h); it implies
+  // position_reduction = max, bias = paper_sum, pairs = 1 and takes q, k, v, mlp_in only.
+  Recipe recipe = Recipe::Eprunner;
   bool uses_cuda() const { return device == DeviceKind::Cuda; }
 };
 

@@ -89,9 +89,9 @@ std::string format_plan(const grid::Grid& g, int world_size, const std::map<std:
   out += fmt::format("\ntasks ({}):\n", g.tasks.size());
   for (const auto& t : g.tasks) out += fmt::format("  {:<16} {}\n", t.name, task_line(t));
   const auto& e = g.eigenprune;
-  out += fmt::format("\neigenpruning: matrices {} per {}; ΔL over positions: {}; {} partner(s) per example; bias {}; "
-                     "batch {} (eval {}); {} on {}; svd {}\n",
-                     join_names(e.matrices), name_of(e.granularity), name_of(e.position_reduction), e.pairs,
+  out += fmt::format("\neigenpruning: recipe {}; matrices {} per {}; ΔL over positions: {}; {} partner(s) per example; "
+                     "bias {}; batch {} (eval {}); {} on {}; svd {}\n",
+                     name_of(e.recipe), join_names(e.matrices), name_of(e.granularity), name_of(e.position_reduction), e.pairs,
                      name_of(e.bias), e.batch_size, e.eval_batch_size, name_of(e.dtype), name_of(e.device),
                      name_of(e.svd));
   out += fmt::format("p: {}\n", fmt::join(e.p, ", "));

@@ -14,6 +14,7 @@ inline DecomposeOptions decompose_options(const grid::EigenpruneSpec& ep) {
   DecomposeOptions o;
   o.granularity = ep.granularity;
   o.route = ep.svd;
+  o.fold_input_norm = ep.recipe == Recipe::Official;  // TransformerLens' folded matrices
   return o;
 }
 
@@ -23,12 +24,14 @@ inline ScoreOptions score_options(const grid::EigenpruneSpec& ep, int64_t positi
   o.reduce = ep.position_reduction;
   o.pairs = ep.pairs;
   o.positions = positions;
+  o.recipe = ep.recipe;  // the grid sets reduce = max and pairs = 1 with it
   return o;
 }
 
 inline FreezeOptions freeze_options(const grid::EigenpruneSpec& ep) {
   FreezeOptions o;
   o.bias = ep.bias;
+  o.recipe = ep.recipe;
   return o;
 }
 

@@ -34,7 +34,13 @@ torch::Tensor finish_output(torch::Tensor y, const torch::Tensor& x, const Layer
   if (pb.table.defined()) y = y + position_rows(pb, s.T);  // [B, T, out] + [T, out]
   const int i = s.tap_index.empty() ? -1 : s.tap_index[l * kMatrixKinds + kind_index(kind)];
   if (i < 0) return y;
-  s.taps->inputs[i] = x.detach();
+  if (s.taps->record_norm_input) {
+    EP_CHECK(kind != MatrixKind::O && kind != MatrixKind::MlpOut,
+             "matrix {}.{} has no norm in front of it: its norm input cannot be recorded", name_of(kind), l);
+    s.taps->inputs[i] = s.norm_input.detach();  // [B, T, D]
+  } else {
+    s.taps->inputs[i] = x.detach();
+  }
   if (!s.taps->want_grad) return y;
   // d loss / d probe = d loss / d output; no weight needs a gradient for it.
   auto probe = at::zeros(y.sizes(), y.options()).requires_grad_(true);  // [B, T, out]
@@ -58,6 +64,11 @@ torch::Tensor rms_norm(const torch::Tensor& x, const Norm& n, double eps) {
 
 torch::Tensor apply_norm(const torch::Tensor& x, const Norm& n, double eps) {
   return n.rms ? rms_norm(x, n, eps) : layer_norm(x, n, eps);
+}
+
+torch::Tensor norm_in(const torch::Tensor& h, const Norm& n, double eps, Step& s) {
+  s.norm_input = h;
+  return apply_norm(h, n, eps);
 }
 
 Activation activation_from_name(const std::string& name) {

@@ -12,6 +12,9 @@ namespace ep::model {
 torch::Tensor layer_norm(const torch::Tensor& x, const Norm& n, double eps);  // [.., D]
 torch::Tensor rms_norm(const torch::Tensor& x, const Norm& n, double eps);    // [.., D]
 torch::Tensor apply_norm(const torch::Tensor& x, const Norm& n, double eps);  // whichever n is
+// apply_norm of the residual h [B, T, D] in front of projections, remembering h for
+// taps that record the norm's input (Taps::record_norm_input).
+torch::Tensor norm_in(const torch::Tensor& h, const Norm& n, double eps, Step& s);
 
 // The activation named in config.json: "gelu_new" (= "gelu_pytorch_tanh"), "gelu" (erf), "silu".
 enum class Activation { GeluTanh, GeluErf, Silu };

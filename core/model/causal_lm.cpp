@@ -263,6 +263,24 @@ torch::Tensor TransformerLM::bias(const MatrixRef& m) const {
   return b.detach().to(f32_or_wider, false, /*copy=*/true);  // [out]
 }
 
+InputNorm TransformerLM::input_norm(const MatrixRef& m) const {
+  check_ref(m);
+  const Layer& L = w_.layers[m.layer];
+  const Norm* n = nullptr;
+  switch (m.kind) {
+    case MatrixKind::Q: case MatrixKind::K: case MatrixKind::V: n = &L.ln1; break;
+    case MatrixKind::MlpIn: n = L.ln2.w.defined() ? &L.ln2 : &L.ln1; break;  // Phi: one norm feeds both
+    default: return {};
+  }
+  const auto f32_or_wider = at::promote_types(dtype_, torch::kFloat32);
+  InputNorm out;
+  out.weight = n->w.detach().to(f32_or_wider, false, /*copy=*/true);  // [in]
+  if (n->b.defined()) out.bias = n->b.detach().to(f32_or_wider, false, /*copy=*/true);
+  out.rms = n->rms;
+  out.eps = cfg_.layer_norm_eps;
+  return out;
+}
+
 void TransformerLM::set_weight(const MatrixRef& m, const torch::Tensor& a) {
   auto dst = storage(m).first;
   EP_CHECK(a.defined() && a.dim() == 2 && a.size(0) == m.out_features && a.size(1) == m.in_features,

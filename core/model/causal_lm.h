@@ -59,6 +59,12 @@ struct Batch {
 struct Taps {
   std::vector<MatrixRef> at;
   bool want_grad = false;
+  // Record, instead of the matrix's input, the residual stream entering the norm in
+  // front of it (q/k/v: the block input; mlp_in: the block input after attention, or
+  // the block input for Phi's parallel block): TransformerLens' resid_pre/resid_mid,
+  // what the paper's code scored with. Only for matrices with a norm in front
+  // (input_norm); o and mlp_out are refused.
+  bool record_norm_input = false;
   std::vector<torch::Tensor> inputs;
   std::vector<torch::Tensor> probes;
 };
@@ -80,6 +86,16 @@ struct LogitsScope {
 inline constexpr LogitsScope LogitsScope::All{0, false};
 inline constexpr LogitsScope LogitsScope::Last{1, true};
 
+// The normalisation in front of a matrix: LN(x) = w ⊙ (x − mean) / std + b, or
+// RMSNorm w ⊙ x / rms (no b). Undefined for o and mlp_out (nothing normalises their input).
+struct InputNorm {
+  torch::Tensor weight;  // [in], float32 (float64 for a float64 model); undefined: no norm
+  torch::Tensor bias;    // [in]; undefined for RMSNorm
+  bool rms = false;
+  double eps = 0.0;
+  bool defined() const { return weight.defined(); }
+};
+
 class CausalLM {
  public:
   virtual ~CausalLM() = default;
@@ -99,6 +115,12 @@ class CausalLM {
   virtual torch::Tensor weight(const MatrixRef& m) const = 0;
   // b [out] as a new float32 tensor (float64 for a float64 model; zeros when no bias).
   virtual torch::Tensor bias(const MatrixRef& m) const = 0;
+  // The norm whose output matrix `m` multiplies (q, k, v, mlp_in), as new tensors;
+  // undefined for o and mlp_out. For the paper's official recipe (core/prune/official_recipe.h).
+  virtual InputNorm input_norm(const MatrixRef& m) const {
+    (void)m;
+    return {};
+  }
   // Replaces A (given [out, in], any float dtype; stored in the model's dtype/layout).
   virtual void set_weight(const MatrixRef& m, const torch::Tensor& a) = 0;
   // Adds a per-position bias to the matrix's output: `table` [P, out] float32,

@@ -26,11 +26,11 @@ class Gpt2LM : public TransformerLM {
   torch::Tensor layer(int64_t l, const torch::Tensor& h, Step& s) override {
     const Layer& L = w_.layers[l];
     const int64_t H = cfg_.n_heads;
-    auto x = layer_norm(h, L.ln1, cfg_.layer_norm_eps);  // [B, T, D]
+    auto x = norm_in(h, L.ln1, cfg_.layer_norm_eps, s);  // [B, T, D], ln_1
     auto qkv = project_qkv(x, L, cfg_.hidden, l, s);
     auto a = attention(split_heads(qkv.q, H), split_heads(qkv.k, H), split_heads(qkv.v, H), s.allowed);
     auto h1 = h + project(a, L, MatrixKind::O, l, s);  // [B, T, D]
-    return h1 + mlp(layer_norm(h1, L.ln2, cfg_.layer_norm_eps), L, l, act_, s);
+    return h1 + mlp(norm_in(h1, L.ln2, cfg_.layer_norm_eps, s), L, l, act_, s);
   }
 
  private:

@@ -30,14 +30,14 @@ class LlamaLM : public TransformerLM {
   torch::Tensor layer(int64_t l, const torch::Tensor& h, Step& s) override {
     const Layer& L = w_.layers[l];
     const int64_t H = cfg_.n_heads, Hkv = cfg_.kv_heads();
-    auto x = rms_norm(h, L.ln1, cfg_.layer_norm_eps);                      // [B, T, D], input_layernorm
+    auto x = norm_in(h, L.ln1, cfg_.layer_norm_eps, s);                     // [B, T, D], input_layernorm (RMS)
     auto qkv = project_qkv(x, L, Hkv * cfg_.head_dim, l, s);               // taps see q and k before rotary
     auto q = apply_rotary(split_heads(qkv.q, H), s.rope_cos, s.rope_sin);  // [B, H, T, Dh]
     auto k = apply_rotary(split_heads(qkv.k, Hkv), s.rope_cos, s.rope_sin);  // [B, Hkv, T, Dh]
     auto v = split_heads(qkv.v, Hkv);
     auto a = attention(q, repeat_kv(k, H), repeat_kv(v, H), s.allowed);   // [B, T, Dq]
     auto h1 = h + project(a, L, MatrixKind::O, l, s);                      // [B, T, D]
-    return h1 + swiglu_mlp(rms_norm(h1, L.ln2, cfg_.layer_norm_eps), L, l, s);
+    return h1 + swiglu_mlp(norm_in(h1, L.ln2, cfg_.layer_norm_eps, s), L, l, s);
   }
 };
 

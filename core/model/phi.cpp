@@ -27,7 +27,7 @@ class PhiLM : public TransformerLM {
   torch::Tensor layer(int64_t l, const torch::Tensor& h, Step& s) override {
     const Layer& L = w_.layers[l];
     const int64_t H = cfg_.n_heads;
-    auto x = layer_norm(h, L.ln1, cfg_.layer_norm_eps);  // [B, T, D], input_layernorm
+    auto x = norm_in(h, L.ln1, cfg_.layer_norm_eps, s);  // [B, T, D], input_layernorm
     auto qkv = project_qkv(x, L, cfg_.hidden, l, s);                  // taps see q and k before rotary
     auto q = apply_rotary(split_heads(qkv.q, H), s.rope_cos, s.rope_sin);  // [B, H, T, Dh]
     auto k = apply_rotary(split_heads(qkv.k, H), s.rope_cos, s.rope_sin);

@@ -69,6 +69,7 @@ struct Step {
   torch::Tensor rope_cos, rope_sin;  // [B, 1, T, rotary_dim] (rotary models only)
   Taps* taps = nullptr;
   std::vector<int> tap_index;      // [layer * kMatrixKinds + kind] -> index into taps->at, -1 = none
+  torch::Tensor norm_input;        // [B, T, D] the residual entering the norm in front of the next projections
 };
 
 class TransformerLM : public CausalLM {
@@ -84,6 +85,7 @@ class TransformerLM : public CausalLM {
   std::vector<MatrixRef> matrices(MatrixKind kind) const override;
   torch::Tensor weight(const MatrixRef& m) const override;
   torch::Tensor bias(const MatrixRef& m) const override;
+  InputNorm input_norm(const MatrixRef& m) const override;
   void set_weight(const MatrixRef& m, const torch::Tensor& a) override;
   void set_position_bias(const MatrixRef& m, const torch::Tensor& table,
                          const torch::Tensor& fallback) override;

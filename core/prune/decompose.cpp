@@ -7,6 +7,7 @@
 #include <tuple>
 
 #include "core/prune/shape_text.h"
+#include "core/prune/official_recipe.h"
 #include "core/util/error.h"
 
 namespace ep {
@@ -188,7 +189,8 @@ std::vector<Decomposition> decompose(const CausalLM& model, const std::vector<Ma
   int64_t offset = 0;
   for (MatrixKind kind : kinds) {
     for (const MatrixRef& m : model.matrices(kind)) {
-      out.push_back(decompose_matrix(m, model.weight(m), opts));
+      const torch::Tensor a = model.weight(m);
+      out.push_back(decompose_matrix(m, opts.fold_input_norm ? fold_input_norm(m, a, model.input_norm(m)) : a, opts));
       out.back().offset = offset;
       offset += out.back().size();
     }

@@ -42,6 +42,9 @@ struct DecomposeOptions {
   // Storage of U, S, V (computed in float64 either way). float32 is what scoring
   // runs in on the GPU; float64 for finite-difference tests.
   torch::ScalarType dtype = torch::kFloat32;
+  // The official recipe (official_recipe.h): decompose A_f = A·diag(w)·C, the matrix
+  // with the norm in front of it folded in as TransformerLens does, not A.
+  bool fold_input_norm = false;
 };
 
 // How a matrix splits into blocks at a granularity.

@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include "core/prune/official_recipe.h"
 #include "core/prune/select.h"
 #include "core/prune/shape_text.h"
 #include "core/util/error.h"
@@ -65,7 +66,9 @@ ScopedFreeze::ScopedFreeze(CausalLM& model, const std::vector<Decomposition>& de
       auto mine = all.narrow(0, d.offset, d.size()).view({d.n_blocks(), d.rank()});
       if (!mine.any().item<bool>()) continue;
       auto original = model.weight(d.matrix);
-      auto f = freeze_matrix(d, original, mine, state, i, opts);
+      auto f = opts.recipe == Recipe::Official
+                   ? official_freeze_matrix(d, original, model.input_norm(d.matrix), mine, state, i)
+                   : freeze_matrix(d, original, mine, state, i, opts);
       originals_.emplace_back(d.matrix, original);
       model.set_weight(d.matrix, f.weight);
       model.set_position_bias(d.matrix, f.table.to(model.device()), f.fallback.to(model.device()));

@@ -29,6 +29,9 @@ namespace ep {
 
 struct FreezeOptions {
   BiasMode bias = BiasMode::PerPosition;
+  // Official: the decompositions are of the folded matrices A_f and the state holds the
+  // last batch's residual sums; A' and b' as official_recipe.h derives (bias is ignored).
+  Recipe recipe = Recipe::Eprunner;
 };
 
 // D = Σ of the frozen components of one matrix, [out, in] float64.

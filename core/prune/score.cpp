@@ -123,8 +123,11 @@ torch::Tensor Scorer::deltas(const Prepared& p, const torch::Tensor& gu, const t
                              const torch::Tensor& mask, int64_t shift) const {
   // Partner of b is (b - shift) mod B: roll moves row b - shift to row b.
   auto dxv = xv.roll(shift, 0) - xv;                                  // [B, T, nb, r]
-  auto valid = (mask & mask.roll(shift, 0)).unsqueeze(-1).unsqueeze(-1);  // [B, T, 1, 1]
-  auto per_position = gu * dxv;                                       // [B, T, nb, r]
+  const bool official = opts_.recipe == Recipe::Official;
+  // Official: pads count like any position (ref: the paper's code maxes over every
+  // padded position), and the loss is the batch mean, dL/dk = (1/B)·ours.
+  auto valid = (official ? at::ones_like(mask) : (mask & mask.roll(shift, 0))).unsqueeze(-1).unsqueeze(-1);  // [B, T, 1, 1]
+  auto per_position = official ? gu * (dxv / static_cast<double>(xv.size(0))) : gu * dxv;  // [B, T, nb, r]
   torch::Tensor reduced;
   if (opts_.reduce == PositionReduce::Sum) {
     reduced = (per_position * valid.to(per_position.scalar_type())).sum(1);  // [B, nb, r]
@@ -200,6 +203,7 @@ Scorer::Captured Scorer::forward_backward(CausalLM& model, const Batch& batch, c
   Taps taps;
   for (const auto& p : prepared_) taps.at.push_back(p.matrix);
   taps.want_grad = true;
+  taps.record_norm_input = opts_.recipe == Recipe::Official;  // ref: the paper's code scores with resid_pre
   const torch::Tensor t = targets.dim() == 1 ? targets.unsqueeze(1) : targets;  // [B, K]
   auto logits = model.forward(batch, LogitsScope::last_positions(t.size(-1)), &taps);  // [B, K, V]
   auto loss = answer_token_nll(logits, t.to(logits.device())).sum();
@@ -240,14 +244,26 @@ void Scorer::score_batch(CausalLM& model, const Batch& batch, const torch::Tenso
                          ScoreState& state) const {
   const int64_t B = batch.input_ids.size(0), T = batch.input_ids.size(1);
   const int64_t micro = micro_batch_rows(opts_, B, T);
+  // Official: x̄ is the last batch's mean at every padded position, pads included.
+  const bool official = opts_.recipe == Recipe::Official;
+  const torch::Tensor sum_mask = official ? at::ones({B, T}, at::kLong) : batch.attention_mask;
   {
     at::NoGradGuard no_grad;
-    accumulate_counts(batch.attention_mask.defined() ? batch.attention_mask : at::ones({B, T}, at::kLong), state);
+    if (official) state.sums().zero_();  // ref: the paper's code keeps the last minibatch's activations only
+    accumulate_counts(sum_mask.defined() ? sum_mask : at::ones({B, T}, at::kLong), state);
   }
   if (micro == B) {  // one graph for the batch
     const Captured c = forward_backward(model, batch, targets);
     at::NoGradGuard no_grad;
-    for (size_t i = 0; i < prepared_.size(); ++i) accumulate(i, c.x[i], c.g[i], batch.attention_mask, state);
+    for (size_t i = 0; i < prepared_.size(); ++i) {
+      if (!official) {
+        accumulate(i, c.x[i], c.g[i], batch.attention_mask, state);
+        continue;
+      }
+      accumulate_deltas(i, project_output(prepared_[i], c.g[i]), project_input(prepared_[i], c.x[i]),
+                        batch.attention_mask, state);
+      accumulate_sums(i, c.x[i], sum_mask, state);
+    }
     return;
   }
   // Micro-batches: keep every row's projections, score the pairs once all rows are in.
@@ -260,7 +276,7 @@ void Scorer::score_batch(CausalLM& model, const Batch& batch, const torch::Tenso
     for (size_t i = 0; i < prepared_.size(); ++i) {
       gu[i].push_back(project_output(prepared_[i], c.g[i]));
       xv[i].push_back(project_input(prepared_[i], c.x[i]));
-      accumulate_sums(i, c.x[i], part.attention_mask, state);
+      accumulate_sums(i, c.x[i], sum_mask.defined() ? sum_mask.narrow(0, start, n) : sum_mask, state);
     }
   }
   at::NoGradGuard no_grad;

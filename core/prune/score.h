@@ -48,6 +48,13 @@ struct ScoreOptions {
   // whole batch: the scores are the unsplit batch's, whatever the micro-batch size.
   int64_t micro_batch = 0;
   int64_t micro_batch_tokens = 0;
+  // Official (official_recipe.h; the decompositions must be of the folded matrices):
+  // x is the residual stream entering the norm (Taps::record_norm_input); ΔL is
+  // scaled by 1/B (the paper's code takes the mean loss over the batch); pads are
+  // included in the max over positions and in the activation sums (Δx = 0 at a pad
+  // pair or at BOS floors a score at 0); and the sums hold the LAST scored batch only
+  // (the paper's x̄), replaced at every batch. Use reduce = Max and pairs = 1.
+  Recipe recipe = Recipe::Eprunner;
 };
 
 // Rows per forward + backward for a batch of B rows padded to T positions.

@@ -4,6 +4,7 @@
 // score.h, freeze.h) and in docs/eigenpruning.md.
 #pragma once
 
+#include "core/model/matrix_kind.h"
 #include "core/util/name_table.h"
 
 namespace ep {
@@ -33,5 +34,19 @@ enum class BiasMode { PerPosition, Mean, PaperSum };
 inline constexpr Named<BiasMode> kBiasModeNames[] = {
     {BiasMode::PerPosition, "position"}, {BiasMode::Mean, "mean"}, {BiasMode::PaperSum, "paper_sum"}};
 constexpr const auto& names(BiasMode) { return kBiasModeNames; }
+
+// official_recipe.h: "eprunner" (the corrected method, with the options above) or
+// "official": the paper's code reproduced exactly, quirks included (TransformerLens'
+// LayerNorm-folded matrices, x = the residual before the norm, mean loss, max over
+// positions with pads, x̄ of the last minibatch, the bias summed over positions).
+enum class Recipe { Eprunner, Official };
+inline constexpr Named<Recipe> kRecipeNames[] = {{Recipe::Eprunner, "eprunner"}, {Recipe::Official, "official"}};
+constexpr const auto& names(Recipe) { return kRecipeNames; }
+// The kinds the official recipe acts on: q, k, v and mlp_in have a norm in front of
+// them to fold; o and mlp_out do not (and TransformerLens' centring changes W_O and
+// W_out themselves), so it refuses them.
+constexpr bool official_recipe_supports(MatrixKind k) {
+  return k == MatrixKind::Q || k == MatrixKind::K || k == MatrixKind::V || k == MatrixKind::MlpIn;
+}
 
 }  // namespace ep
