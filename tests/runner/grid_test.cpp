@@ -246,6 +246,43 @@ TEST(Grid, DescribeChangesWithSettingsThatChangeResults) {
   EXPECT_NE(ep::grid::describe(a.tasks[0]).find("bos=true"), std::string::npos);
 }
 
+TEST(Grid, ComparisonsAreReadAndChangeTheFingerprintOnlyWhenGiven) {
+  const std::string head = R"(
+[[models]]
+name = "m"
+path = "/nonexistent/m"
+[[tasks]]
+kind = "int-sum"
+[eigenprune]
+p = [0.1]
+)";
+  const Grid plain = ep::grid::parse(head, "inline.toml");
+  EXPECT_FALSE(plain.laser.has_value());
+  EXPECT_FALSE(plain.controls.any());
+  EXPECT_EQ(ep::grid::describe_comparisons(plain), "");  // old grids keep their fingerprints
+  const Grid g = ep::grid::parse(head + R"(
+[controls]
+random_seeds = [3, 1]
+highest = true
+[laser]
+layers = [4, [7, 6]]
+rho = [0.1, 0.5]
+)", "inline.toml");
+  EXPECT_EQ(g.controls.random_seeds, (std::vector<uint64_t>{3, 1}));
+  EXPECT_TRUE(g.controls.highest);
+  ASSERT_TRUE(g.laser.has_value());
+  EXPECT_EQ(g.laser->matrices, (std::vector<ep::MatrixKind>{ep::MatrixKind::MlpIn}));  // LASER's usual target
+  EXPECT_EQ(g.laser->layers, (std::vector<std::vector<int64_t>>{{4}, {6, 7}}));
+  EXPECT_EQ(g.laser->rho, (std::vector<double>{0.5, 0.1}));  // the most rank kept first
+  EXPECT_EQ(ep::grid::describe_comparisons(g),
+            "laser matrices=mlp_in layers=4,6+7 rho=0.5,0.1\ncontrols random_seeds=3,1 highest=true");
+  EXPECT_THROW(ep::grid::parse(head + "[laser]\nlayers = [1, [1]]\nrho = [0.5]\n", "inline.toml"), ep::Error);
+  EXPECT_THROW(ep::grid::parse(head + "[laser]\nlayers = [-1]\nrho = [0.5]\n", "inline.toml"), ep::Error);
+  EXPECT_THROW(ep::grid::parse(head + "[laser]\nrho = [0.5, 0.5]\n", "inline.toml"), ep::Error);
+  EXPECT_THROW(ep::grid::parse(head + "[controls]\nrandom_seeds = [1.5]\n", "inline.toml"), ep::Error);
+  EXPECT_THROW(ep::grid::parse(head + "[controls]\nrandom_seeds = [2, 2]\n", "inline.toml"), ep::Error);
+}
+
 TEST(Grid, SplitSubsamplesAreReadAndMustBePositive) {
   const std::string head = R"(
 [[models]]

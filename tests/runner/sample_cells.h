@@ -89,6 +89,23 @@ inline CellResult sample_cell(int index, bool big = false) {
   c.scores["k"] = s;
   c.finetune_loss = {3.5f, 2.25f, static_cast<float>(index)};
   c.timings = {{"load", 0.5}, {"score", 1.25 + index}, {"total", 9.0}};
+  if (index % 2 == 1) {  // comparisons in odd cells: files hold cells with and without them
+    MethodResult control{"random"};
+    control.fraction = 0.05;
+    control.seed = index;
+    control.n_removed = c.pruned[1].n_frozen;
+    control.eval.test = sample_split(index + 40, n, "full-vocab");
+    control.eval.validation = sample_split(index + 41, 3, "full-vocab");
+    control.masks["k"] = c.pruned[0].masks["k"];
+    c.methods.push_back(control);
+    MethodResult laser{"laser"};
+    laser.fraction = 0.25;
+    laser.matrix = "mlp_in";
+    laser.layers = {0, 1};
+    laser.n_removed = 2 * (R - 1);
+    laser.eval.test = sample_split(index + 42, n, "full-vocab");
+    c.methods.push_back(laser);
+  }
   return c;
 }
 
@@ -139,6 +156,18 @@ inline std::string cell_difference(const CellResult& a, const CellResult& b) {
   }
   if (a.finetune_loss != b.finetune_loss) return "finetune_loss";
   if (a.timings != b.timings) return "timings";
+  if (a.methods.size() != b.methods.size()) return "methods.size";
+  for (size_t i = 0; i < a.methods.size(); ++i) {
+    const auto &x = a.methods[i], &y = b.methods[i];
+    const std::string w = "methods[" + std::to_string(i) + "]";
+    if (x.method != y.method || x.fraction != y.fraction || x.seed != y.seed || x.matrix != y.matrix ||
+        x.layers != y.layers || x.n_removed != y.n_removed)
+      return w;
+    for (auto d : {split_difference(w + ".test", x.eval.test, y.eval.test),
+                   split_difference(w + ".validation", x.eval.validation, y.eval.validation)})
+      if (!d.empty()) return d;
+    if (x.masks != y.masks) return w + ".masks";
+  }
   return "";
 }
 
