@@ -20,6 +20,7 @@ void add_info_command(CLI::App& app);    // runner/cmd_info.cpp: versions, CUDA/
 std::string info_text();                 // what `info` and `--version` print
 #ifdef EPRUNNER_WITH_MODELS
 void add_logits_command(CLI::App& app);
+void add_export_command(CLI::App& app);  // runner/cmd_export.cpp: a cell's pruned model as an HF folder
 // runner/cmd_run.cpp; argc/argv go to MPI_Init and the provenance.
 void add_run_command(CLI::App& app, int argc, char** argv);
 #endif

@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   ep::cli::add_info_command(app);
 #ifdef EPRUNNER_WITH_MODELS
   ep::cli::add_logits_command(app);
+  ep::cli::add_export_command(app);
   ep::cli::add_run_command(app, argc, argv);
 #endif
   // `eprunner grid.toml` (as in `mpirun -np 8 eprunner grid.toml`) means `eprunner run grid.toml`.
