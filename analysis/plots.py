@@ -9,6 +9,9 @@
   singular_values_<cell>.png        singular values of frozen vs kept components at one p
                                     (the largest, or --p): histogram, and against ΔL
   finetune_loss.png                 the fine-tuning loss curves (only if a cell fine-tuned)
+  methods_<cell>.png                eigenpruning beside its controls (highest, random: mean and
+                                    range over seeds) against p, and LASER's every intervention
+                                    (only for cells with [controls] or [laser]; docs/methods.md)
 
 Cells with status "error" are skipped (and named on stderr). Prints the path of every
 file written, one a line.
@@ -340,6 +343,81 @@ def plot_finetune(cells: List[rs.Cell], out: str, dpi: int, written: List[str]) 
     save(fig, os.path.join(out, "finetune_loss.png"), dpi, written)
 
 
+# ---- eigenpruning beside its comparisons ---------------------------------------------------
+
+METHOD_COLORS = {"eigenpruning": "#1f77b4", "highest": "#d62728", "random": "#7f7f7f"}
+
+
+def plot_methods(c: rs.Cell, out: str, dpi: int, written: List[str]) -> None:
+    """Left: test accuracy against p of eigenpruning and its controls; right: LASER's
+    interventions (validation dashed), each against the base model's line."""
+    laser = [m for m in c.methods if m.method == "laser"]
+    controls = [m for m in c.methods if m.method in ("highest", "random")]
+    panels = (1 if c.pruned or controls else 0) + (1 if laser else 0)
+    if not c.methods or panels == 0:
+        return
+    fig, axes = plt.subplots(1, panels, figsize=(5.2 * panels, 3.8), squeeze=False)
+    base = c.base_test.measured_accuracy
+    k = 0
+    if c.pruned or controls:
+        ax = axes[0][k]
+        k += 1
+        ps = sorted({r.p for r in c.pruned} | {m.fraction for m in controls})
+        xs = {p: i for i, p in enumerate(ps)}
+        line = [(xs[r.p], 100 * r.test.accuracy) for r in c.pruned if r.test.measured]
+        if line:
+            ax.plot(*zip(*line), "-o", color=METHOD_COLORS["eigenpruning"], label="eigenpruning (lowest ΔL)")
+        high = [(xs[m.fraction], 100 * m.test.accuracy) for m in controls if m.method == "highest" and m.test.measured]
+        if high:
+            ax.plot(*zip(*sorted(high)), "-^", color=METHOD_COLORS["highest"], label="highest ΔL")
+        by_p: Dict[float, List[float]] = {}
+        for m in controls:
+            if m.method == "random" and m.test.measured:
+                by_p.setdefault(m.fraction, []).append(100 * m.test.accuracy)
+        if by_p:
+            x = [xs[p] for p in sorted(by_p)]
+            ys = [by_p[p] for p in sorted(by_p)]
+            seeds = max(len(v) for v in ys)
+            ax.plot(x, [float(np.mean(v)) for v in ys], "-s", color=METHOD_COLORS["random"],
+                    label=f"random ({seeds} seed{'s' if seeds != 1 else ''}; range shaded)")
+            ax.fill_between(x, [min(v) for v in ys], [max(v) for v in ys], color=METHOD_COLORS["random"], alpha=0.2)
+        if base is not None:
+            ax.axhline(100 * base, color="black", lw=1, ls=":", label="base")
+        ax.set_xticks(range(len(ps)))
+        ax.set_xticklabels([p_label(p) for p in ps])
+        ax.set_xlabel("p (fraction of components frozen)")
+        ax.set_ylabel("test accuracy (%)")
+        ax.set_title("eigenpruning and its controls")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7)
+    if laser:
+        ax = axes[0][k]
+        where = list(dict.fromkeys("+".join(str(x) for x in m.layers) for m in laser))
+        for i, (matrix, rho) in enumerate(dict.fromkeys((m.matrix, m.fraction) for m in laser)):
+            color = plt.get_cmap("tab10")(i % 10)
+            for split, style in (("test", "-o"), ("validation", "--")):
+                pts = []
+                for m in laser:
+                    sp = m.test if split == "test" else m.validation
+                    if m.matrix == matrix and m.fraction == rho and sp.measured:
+                        pts.append((where.index("+".join(str(x) for x in m.layers)), 100 * sp.accuracy))
+                if pts:
+                    ax.plot(*zip(*pts), style, ms=4, color=color, alpha=1.0 if split == "test" else 0.6,
+                            label=f"{matrix} rho={p_label(rho)}" if split == "test" else None)
+        if base is not None:
+            ax.axhline(100 * base, color="black", lw=1, ls=":", label="base")
+        ax.set_xticks(range(len(where)))
+        ax.set_xticklabels(where, rotation=90 if len(where) > 12 else 0, fontsize=7 if len(where) > 12 else 9)
+        ax.set_xlabel("layer(s) reduced")
+        ax.set_ylabel("accuracy (%): test solid, validation dashed")
+        ax.set_title("LASER")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.suptitle(cell_title(c))
+    fig.tight_layout()
+    save(fig, os.path.join(out, f"methods_{safe(c.name)}.png"), dpi, written)
+
+
 def plot_all(res: rs.Results, cells: List[rs.Cell], out: str, p: Optional[float], dpi: int) -> List[str]:
     """Every figure of `cells` (error cells are skipped) into `out` (created); the paths written."""
     os.makedirs(out, exist_ok=True)
@@ -351,6 +429,7 @@ def plot_all(res: rs.Results, cells: List[rs.Cell], out: str, p: Optional[float]
         plot_frozen(c, out, dpi, written)
         plot_delta_loss(c, p, out, dpi, written)
         plot_singular_values(c, p, out, dpi, written)
+        plot_methods(c, out, dpi, written)
     plot_finetune(done, out, dpi, written)
     return written
 

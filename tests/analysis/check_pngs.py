@@ -8,7 +8,7 @@ non-empty image: the PNG signature, an IHDR chunk first with width and height > 
 and, decoded with matplotlib.image.imread, not a single flat colour (variance > 0).
 The set must hold accuracy_vs_p.png and, for every cell whose status is "done"
 (read from the HDF5 file with h5py directly), frozen_/delta_loss_/singular_values_
-<cell>.png; error cells get none. Exit status 1 on any failure.
+<cell>.png, and methods_<cell>.png for those with comparisons; error cells get none. Exit status 1 on any failure.
 """
 
 import os
@@ -63,11 +63,12 @@ def main():
         print(f"ok   {len(paths)} PNGs: signature, IHDR size > 0, decodable, not flat")
     names = {os.path.basename(p) for p in paths}
     with h5py.File(sys.argv[2], "r") as f:
-        cells = [(str(attr_text(g.attrs["name"])), str(attr_text(g.attrs["status"]))) for g in f["cells"].values()]
+        cells = [(str(attr_text(g.attrs["name"])), str(attr_text(g.attrs["status"])), "methods" in g)
+                 for g in f["cells"].values()]
     safe = lambda s: re.sub(r"[^A-Za-z0-9._-]+", "_", s)  # noqa: E731
-    want = {"accuracy_vs_p.png"} if any(st == "done" for _, st in cells) else set()
-    for name, status in cells:
-        kinds = ["frozen", "delta_loss", "singular_values"]
+    want = {"accuracy_vs_p.png"} if any(st == "done" for _, st, _ in cells) else set()
+    for name, status, has_methods in cells:
+        kinds = ["frozen", "delta_loss", "singular_values"] + (["methods"] if has_methods else [])
         for k in kinds:
             file = f"{k}_{safe(name)}.png"
             if status == "done":

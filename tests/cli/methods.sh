@@ -7,6 +7,7 @@
 # 2. the same grid on 2 ranks per cell (mpirun): the same choices and test predictions;
 # 3. `eprunner report` and `python -m analysis.report` print the same bytes, with a
 #    "Methods side by side" row per method; analysis.tables has Table 3 with McNemar;
+#    analysis.plots draws methods_<cell>.png;
 # 4. bad [laser]/[controls] keys are grid errors naming file:line; a LASER layer the
 #    model lacks fails the cell before it is scored, naming the layer and the depth.
 # Usage: methods.sh EPRUNNER_BIN SOURCE_DIR
@@ -77,6 +78,10 @@ echo "ok   eprunner report and python -m analysis.report: the same $(wc -c < "$t
 grep -q "^## Table 3: methods side by side" "$tmp/tables.md" || fail "analysis.tables has no Table 3"
 [ "$(grep -c '^| tiny | int-mult | ' "$tmp/tables.md")" -ge 5 ] || fail "Table 3 lacks rows"
 echo "ok   analysis.tables: Table 3"
+(cd "$SRC" && "$PY" -m analysis.plots "$tmp/one.h5" --out "$tmp/plots") > "$tmp/plots.txt"
+grep -q "methods_tiny__int-mult.png" "$tmp/plots.txt" && "$PY" "$SRC/tests/analysis/check_pngs.py" "$tmp/plots.txt" "$tmp/one.h5" \
+  || { cat "$tmp/plots.txt"; fail "analysis.plots drew no methods figure"; }
+echo "ok   analysis.plots: methods_tiny__int-mult.png"
 
 # ---- 4. bad input ------------------------------------------------------------------------
 expect_grid_error() {  # $1 = what, $2 = TOML, $3 = expected text
