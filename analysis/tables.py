@@ -11,6 +11,9 @@ same examples. Classification tasks (CB) also show macro-F1 in Table 1 when the 
 has it (files written before it was added lack it). Cells with status "error" are left
 out of the tables and listed below them with their error. Table 2 is `eprunner
 report`'s table (analysis/report.py) with McNemar's p-value after each pruned accuracy.
+Table 3 (grids with [controls] or [laser]) puts eigenpruning beside its controls and LASER,
+each at its own validation choice, with McNemar against base and against eigenpruning
+(analysis/methods.py; docs/methods.md).
 
 Usage: python -m analysis.tables results.h5 [--format md|latex|both] [--alpha 0.05]
 Needs h5py and numpy (Debian: python3-h5py python3-numpy).
