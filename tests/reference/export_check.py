@@ -10,7 +10,7 @@
       and prints, like llm.c's test_gpt2: the first logits side by side, max |diff|,
       transformers' accuracy against the results file's, per-example agreement, and the
       provenance. --exact: the cell's bias exports exactly, so the accuracies and every
-      example's correctness must be equal and the logits within 1e-4.
+      example's correctness must be equal and the logits within 1e-4 (scaled for logits above 10).
 """
 import json
 import shutil
@@ -90,7 +90,7 @@ def check(export_dir, logits_file, results, cell, p, exact):
     print(f"logits max |diff| transformers vs the unpruned model: {moved:.3e}")
     real = targets != -1
     hit = ((hf.argmax(-1) == targets) | ~real).all(-1)  # every answer token the argmax
-    acc = hit.float().mean().item()
+    acc = int(hit.sum()) / len(hit)  # as the results file's (a double)
     want_acc, want_correct, want_pred = results_split(results, cell, p)
     same = int((hit.numpy() == want_correct).sum())
     print(f"test accuracy: transformers {acc:.6f} ({int(hit.sum())}/{len(hit)}), results file {want_acc:.6f}; "
@@ -110,10 +110,12 @@ def check(export_dir, logits_file, results, cell, p, exact):
     print(f"tokenizer round trip of test prompt 0: {'same ids' if enc == row else f'{enc} != {row}'}")
     ok = meta["eprunner.cell"] == cell and prov["cell"] == cell and abs(float(meta["eprunner.p"]) - p) < 1e-12
     ok = ok and enc == row and moved > 100 * max(diff, 1e-6)
+    # float32 through L layers in two implementations: 1e-4 for logits of ~10 (a 30-layer SmolLM2: 7e-5 at 20).
+    tol = 1e-4 * max(1.0, ours.abs().max().item() / 10)
     if exact:
-        ok = ok and diff <= 1e-4 and acc == want_acc and same == len(hit)
+        ok = ok and diff <= tol and acc == want_acc and same == len(hit)
     else:
-        ok = ok and diff <= 1e-4 and meta["eprunner.exported_bias"] == "mean" and "eprunner.bias_note" in meta
+        ok = ok and diff <= tol and meta["eprunner.exported_bias"] == "mean" and "eprunner.bias_note" in meta
     print("OK" if ok else "FAILED")
     return 0 if ok else 1
 
