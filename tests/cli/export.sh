@@ -120,5 +120,8 @@ expect_error "fine-tuned model" "fine-tuned" E ft.h5 --cell ft__int-sum --p 0.3 
 # Mistral has no bias where the frozen keys' mean effect must go.
 grid mis.h5 mean mistral=mistral > mis.toml; run_grid mis.toml
 expect_error "mistral without a bias" "has none there" E mis.h5 --cell mistral__int-sum --p 0.3 --out x10
-for d in x1 x2 x3 x4 x5 x6 x7 x8 x9 x10; do [ ! -e "$d" ] || fail "a failed export left $d behind"; done
+# The official recipe (TransformerLens' folded matrices) is not exported yet: refused.
+{ grid off.h5 mean gpt2=gpt2 | grep -v '^bias = ' | sed 's/"k", "mlp_out"/"k"/'; echo 'recipe = "official"'; } > off.toml; run_grid off.toml
+expect_error "official recipe" 'recipe = "official"' E off.h5 --cell gpt2__int-sum --p 0.3 --out x11
+for d in x1 x2 x3 x4 x5 x6 x7 x8 x9 x10 x11; do [ ! -e "$d" ] || fail "a failed export left $d behind"; done
 echo "export.sh: all checks passed"
