@@ -24,7 +24,8 @@ namespace ep {
 
 // PerPosition: b'[t] = b + D x̄[t] (the paper's text; default).
 // Mean:        b' = b + D x̄ with x̄ the mean over all positions (no token dimension).
-// PaperSum:    b' = b + Σ_t D x̄[t], the same at every position (the paper's code).
+// PaperSum:    b' = b + Σ_t D x̄[t], the same at every position (the paper code's
+//              summation, with eprunner's x̄; the code's own freeze: FreezeOptions::recipe).
 // (enum class BiasMode, core/prune/settings.h)
 
 struct FreezeOptions {

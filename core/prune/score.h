@@ -7,7 +7,8 @@
 //   ΔL_i = s_i · reduce_t (g_t·u_i)(v_i·(x'_t − x_t))          (paper §3)
 //
 // reduce = sum over positions: the first-order change of L when the whole input
-// of E_i is swapped (default), or max over positions (the paper's code). The score
+// of E_i is swapped (default), or max over positions (the paper code's reduction; its
+// whole computation is ScoreOptions::recipe = Official). The score
 // of a component is the running maximum of ΔL_i over examples and partners.
 // Positions where x or x' is a pad are left out.
 //

@@ -22,14 +22,16 @@ inline constexpr Named<SvdRoute> kSvdRouteNames[] = {
 constexpr const auto& names(SvdRoute) { return kSvdRouteNames; }
 
 // score.h: how one example's ΔL folds over token positions ("sum": the first-order
-// change of swapping the whole input; "max": the paper's code).
+// change of swapping the whole input; "max": the reduction the paper's code used, but
+// alone not its computation: that is Recipe::Official).
 enum class PositionReduce { Sum, Max };
 inline constexpr Named<PositionReduce> kPositionReduceNames[] = {{PositionReduce::Sum, "sum"},
                                                                 {PositionReduce::Max, "max"}};
 constexpr const auto& names(PositionReduce) { return kPositionReduceNames; }
 
 // freeze.h: the frozen components' bias: per position (the paper's text), one mean
-// for all positions, or Σ_t D x̄[t] at every position (the paper's code).
+// for all positions, or Σ_t D x̄[t] at every position (the paper code's summation,
+// with eprunner's x̄; the code's own bias is Recipe::Official).
 enum class BiasMode { PerPosition, Mean, PaperSum };
 inline constexpr Named<BiasMode> kBiasModeNames[] = {
     {BiasMode::PerPosition, "position"}, {BiasMode::Mean, "mean"}, {BiasMode::PaperSum, "paper_sum"}};

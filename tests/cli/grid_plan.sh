@@ -15,6 +15,7 @@ expect "paper grid" "cells (15)" "$out"
 expect "paper grid" "15 of 15 cell(s) to run" "$out"
 expect "paper grid" "ft-gpt2-xl__rte" "$out"
 expect "paper grid" "p: 0.01, 0.05, 0.1, 0.3" "$out"
+expect "paper grid" "eigenpruning: recipe official;" "$out"
 expect "paper grid" "ranks: 8, ranks_per_cell 1 -> 8 group(s)" "$out"
 expect "paper grid" "group 7: rank 7" "$out"
 

@@ -164,6 +164,7 @@ def official(bridge, arch, dump, eps):
             svd[(kind, l)] = torch.linalg.svd(W.double(), full_matrices=False)  # U [H, D, r], S [H, r], Vh [H, r, o]
     scores = {key: torch.full(svd[key][1].shape, -np.inf, dtype=torch.float64) for key in svd}
     fold_err = 0.0
+    pair_neg = [0, 0]  # one example's ΔL (its max over positions) below 0, of all
     for rows in dump["batches"]:
         ids = torch.tensor([prompts[i] for i in rows])
         store, _, loss = run_batch(bridge, arch, ids, torch.tensor([answers[i] for i in rows]), L)
@@ -178,10 +179,13 @@ def official(bridge, arch, dump, eps):
             dx = torch.roll(x, 1, 0) - x                                   # x' = the previous example
             dl = S * torch.einsum("btd,hdr->bthr", dx, U) * torch.einsum("btho,hro->bthr", g, Vh)
             scores[key] = torch.maximum(scores[key], dl.amax((0, 1)))      # max over examples and positions
+            per_example = dl.amax(1)                                       # one example's max over positions
+            pair_neg[0] += int((per_example < 0).sum())
+            pair_neg[1] += per_example.numel()
         bridge.zero_grad(set_to_none=True)
         last_x = {key: store[("x",) + key].detach().double() for key in svd}
     xbar = {key: x.mean(0) for key, x in last_x.items()}                  # the LAST batch's mean [T, D]
-    return svd, scores, xbar, fold_err
+    return svd, scores, xbar, fold_err, pair_neg
 
 
 def frozen_sets(scores, order, p):
@@ -221,7 +225,7 @@ def check_cell(cell, arch, folder, dump, failures):
     name = name.decode() if isinstance(name, bytes) else str(name)
     bridge = boot(folder)
     eps = 1e-5
-    svd, scores, xbar, fold_err = official(bridge, arch, dump, eps)
+    svd, scores, xbar, fold_err, pair_neg = official(bridge, arch, dump, eps)
     L = bridge.cfg.n_layers
     order = [(k, l) for k in KINDS for l in range(L)]
     ok = fold_err <= 1e-4
@@ -247,7 +251,8 @@ def check_cell(cell, arch, folder, dump, failures):
         ok &= good
         print(f"  {kind:<7} scores rel {rel:.2e}  singular values rel {sv_rel:.2e}  last-batch x̄ rel {am_rel:.2e}  "
               f"negative {int((ref < 0).sum())}/{ref.size}  {'ok' if good else 'FAIL'}")
-    print(f"  negative scores: {neg}/{tot} ({100.0 * neg / tot:.1f} %)")
+    print(f"  negative scores: {neg}/{tot} ({100.0 * neg / tot:.1f} %); one example's ΔL (max over positions) "
+          f"negative: {pair_neg[0]}/{pair_neg[1]} ({100.0 * pair_neg[0] / pair_neg[1]:.1f} %)")
     for i, p in enumerate(P):
         pruned = cell[f"pruned/{i}"]
         flat, frozen = frozen_sets(scores, order, p)
