@@ -25,6 +25,7 @@
 #include "core/prune/decompose.h"
 #include "core/prune/evaluate.h"
 #include "core/prune/freeze.h"
+#include "core/prune/methods.h"
 #include "core/prune/official_recipe.h"
 #include "core/prune/score.h"
 #include "core/prune/scoring_batches.h"
@@ -136,6 +137,24 @@ CellTask build_cell_task(const grid::Grid& g, const grid::TaskSpec& spec, bool p
   return t;
 }
 
+
+// LASER's interventions: the grid's layer sets, or every layer on its own (its search).
+std::vector<std::vector<int64_t>> laser_layer_sets(const grid::LaserSpec& laser, int64_t n_layers) {
+  if (!laser.layers.empty()) return laser.layers;
+  std::vector<std::vector<int64_t>> each;
+  for (int64_t l = 0; l < n_layers; ++l) each.push_back({l});
+  return each;
+}
+
+// Checked as soon as the model's depth is known: a typo in [laser] layers should not
+// cost a scoring pass first.
+void check_laser_layers(const grid::Grid& g, int64_t n_layers, const Cell& cell) {
+  if (!g.laser) return;
+  for (const auto& set : g.laser->layers)
+    for (int64_t l : set)
+      EP_CHECK(l < n_layers, "cell {}: [laser] layers names layer {}, but model \"{}\" has {} layers (0..{})",
+               cell.name, l, g.models[cell.model].name, n_layers, n_layers - 1);
+}
 
 // ---- the official recipe ---------------------------------------------------------------
 
@@ -254,6 +273,7 @@ class Executor {
       load_weights(held_, g, device);
     }
     CausalLM& model = *held_.model;
+    check_laser_layers(g, model.config().n_layers, cell);
     res.timings["load"] = seconds_since(t);
 
     // 3. Fine-tuning (data parallel: each rank its shard of every batch, gradients summed).
@@ -330,6 +350,55 @@ class Executor {
       res.pruned.push_back(std::move(pr));
     }
     res.timings["evaluate"] = seconds_since(t);
+
+    // 7. What eigenpruning is compared with (core/prune/methods.h): the controls from the
+    // same decompositions, scores and freeze; LASER from whole-matrix decompositions.
+    t = Clock::now();
+    auto evaluate_method = [&](MethodResult m, const std::vector<Decomposition>& on, const ScoreState& st,
+                               const std::vector<int64_t>& removed, const FreezeOptions& how) {
+      m.n_removed = static_cast<int64_t>(removed.size());
+      {
+        ScopedFreeze freeze(model, on, st, removed, how);
+        m.eval = evaluate_all(nullptr, nullptr);
+      }
+      res.methods.push_back(std::move(m));
+    };
+    if (g.controls.any()) {
+      std::vector<std::pair<MethodResult, std::vector<int64_t>>> controls;  // (what, its ranking)
+      if (g.controls.highest) controls.push_back({MethodResult{"highest"}, rank_highest_first(scores)});
+      for (uint64_t seed : g.controls.random_seeds) {
+        MethodResult m{"random"};
+        m.seed = static_cast<int64_t>(seed);
+        controls.push_back({m, random_ranking(static_cast<int64_t>(ranking.size()), seed)});
+      }
+      for (auto& [what, order] : controls)
+        for (double p : ep.p) {
+          MethodResult m = what;
+          m.fraction = p;
+          const std::vector<int64_t> frozen = select_lowest(order, p);  // the first int(N·p) of this order
+          for (MatrixKind k : ep.matrices) m.masks[std::string(name_of(k))] = frozen_mask_array(decs, k, frozen);
+          evaluate_method(std::move(m), decs, state, frozen, fopts);
+        }
+    }
+    if (g.laser) {
+      DecomposeOptions whole;  // the model's own matrices, whatever the recipe: LASER reduces whole matrices
+      whole.granularity = Granularity::Matrix;
+      whole.route = ep.svd;
+      FreezeOptions no_bias;
+      no_bias.bias = BiasMode::None;
+      for (MatrixKind kind : g.laser->matrices) {
+        const std::vector<Decomposition> kdecs = decompose(model, {kind}, whole);
+        for (const std::vector<int64_t>& layers : laser_layer_sets(*g.laser, model.config().n_layers))
+          for (double rho : g.laser->rho) {
+            MethodResult m{"laser"};
+            m.fraction = rho;
+            m.matrix = std::string(name_of(kind));
+            m.layers = layers;
+            evaluate_method(std::move(m), kdecs, ScoreState{}, laser_components(kdecs, layers, rho), no_bias);
+          }
+      }
+    }
+    if (!res.methods.empty()) res.timings["methods"] = seconds_since(t);
 
     for (MatrixKind k : ep.matrices) res.scores[std::string(name_of(k))] = matrix_scores(decs, k, state);
     for (size_t i = 0; i < task.test.examples.size(); ++i) res.test_ids.push_back(static_cast<int64_t>(i));

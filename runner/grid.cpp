@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
+#include <functional>
 #include <fstream>
 #include <iterator>
 #include <set>
@@ -230,6 +232,62 @@ EigenpruneSpec read_eigenprune(TomlTable t) {
   return e;
 }
 
+// ---- comparisons -----------------------------------------------------------------
+
+LaserSpec read_laser(TomlTable t) {
+  LaserSpec l;
+  l.matrices = t.choices("matrices", l.matrices);
+  if (l.matrices.empty()) t.fail_at("matrices", "needs at least one matrix");
+  for (size_t i = 1; i < l.matrices.size(); ++i)
+    if (std::find(l.matrices.begin(), l.matrices.begin() + i, l.matrices[i]) != l.matrices.begin() + i)
+      t.fail_at_element("matrices", i, fmt::format("'{}' appears twice", name_of(l.matrices[i])));
+  if (auto groups = t.opt_integer_groups("layers")) {
+    if (groups->empty()) t.fail_at("layers", "needs at least one layer (leave it out for every layer on its own)");
+    for (size_t i = 0; i < groups->size(); ++i) {
+      std::vector<int64_t> g = (*groups)[i];
+      std::sort(g.begin(), g.end());
+      for (size_t j = 0; j < g.size(); ++j) {
+        if (g[j] < 0) t.fail_at_element("layers", i, fmt::format("a layer is >= 0, got {}", g[j]));
+        if (j > 0 && g[j] == g[j - 1]) t.fail_at_element("layers", i, fmt::format("layer {} appears twice", g[j]));
+      }
+      if (std::find(l.layers.begin(), l.layers.end(), g) != l.layers.end())
+        t.fail_at_element("layers", i, "this layer (set) appears twice");
+      l.layers.push_back(std::move(g));
+    }
+  }
+  auto rho = t.opt_numbers("rho");
+  if (!rho) t.fail("missing required key 'rho' (the fractions of the rank kept, e.g. [0.5, 0.1, 0.01])");
+  if (rho->empty()) t.fail_at("rho", "needs at least one value");
+  for (size_t i = 0; i < rho->size(); ++i)
+    if (!((*rho)[i] > 0.0 && (*rho)[i] < 1.0))
+      t.fail_at_element("rho", i, fmt::format("rho (the fraction of the rank kept) must be in (0, 1), got {}", (*rho)[i]));
+  l.rho = *rho;
+  std::sort(l.rho.begin(), l.rho.end(), std::greater<>());
+  for (size_t i = 1; i < l.rho.size(); ++i)
+    if (l.rho[i] == l.rho[i - 1]) t.fail_at("rho", fmt::format("{} appears twice", l.rho[i]));
+  t.finish();
+  return l;
+}
+
+ControlSpec read_controls(TomlTable t) {
+  ControlSpec c;
+  if (auto seeds = t.opt_numbers("random_seeds")) {
+    for (size_t i = 0; i < seeds->size(); ++i) {
+      const double v = (*seeds)[i];
+      if (!(v >= 0 && v == std::floor(v) && v < 9.007199254740992e15))
+        t.fail_at_element("random_seeds", i, fmt::format("a seed is an integer >= 0, got {}", v));
+      const auto seed = static_cast<uint64_t>(v);
+      if (std::find(c.random_seeds.begin(), c.random_seeds.end(), seed) != c.random_seeds.end())
+        t.fail_at_element("random_seeds", i, fmt::format("seed {} appears twice", seed));
+      c.random_seeds.push_back(seed);
+    }
+  }
+  c.highest = t.opt_boolean("highest").value_or(false);
+  if (!c.any()) t.fail("asks for nothing: give 'random_seeds' (e.g. [1, 2, 3]) and/or 'highest = true'");
+  t.finish();
+  return c;
+}
+
 LayoutSpec read_layout(TomlTable t) {
   LayoutSpec l;
   // Bounded so that the int they become cannot wrap (4294967295 must not read as -1).
@@ -273,6 +331,8 @@ Grid parse(std::string_view text, const fs::path& source) {
   auto eigen = t.opt_table("eigenprune");
   if (!eigen) t.fail("missing required table [eigenprune]");
   g.eigenprune = read_eigenprune(*eigen);
+  if (auto laser = t.opt_table("laser")) g.laser = read_laser(*laser);
+  if (auto controls = t.opt_table("controls")) g.controls = read_controls(*controls);
   if (auto layout = t.opt_table("layout")) g.layout = read_layout(*layout);
   t.finish();
 
@@ -331,6 +391,21 @@ std::string describe(const EigenpruneSpec& e) {
                      name_of(e.svd)) +
          // Only when official, so that grids without it keep their cells' fingerprints.
          (e.recipe == Recipe::Official ? " recipe=official" : "");
+}
+
+std::string describe_comparisons(const Grid& g) {
+  std::string s;
+  if (g.laser) {
+    std::vector<std::string> sets;
+    for (const auto& set : g.laser->layers) sets.push_back(fmt::format("{}", fmt::join(set, "+")));
+    s += fmt::format("laser matrices={} layers={} rho={}", join_names(g.laser->matrices),
+                     sets.empty() ? std::string("each") : fmt::format("{}", fmt::join(sets, ",")),
+                     fmt::join(g.laser->rho, ","));
+  }
+  if (g.controls.any())
+    s += fmt::format("{}controls random_seeds={} highest={}", s.empty() ? "" : "\n",
+                     fmt::join(g.controls.random_seeds, ","), g.controls.highest);
+  return s;
 }
 
 }  // namespace ep::grid

@@ -91,6 +91,24 @@ struct EigenpruneSpec {
   bool uses_cuda() const { return device == DeviceKind::Cuda; }
 };
 
+// ---- what eigenpruning is compared with (core/prune/methods.h, docs/methods.md) ----
+
+// LASER: each entry of `layers` (one layer, or a set reduced together) for each
+// matrix kind and each ρ is one intervention, evaluated like a p; the report picks
+// the best on validation (LASER's search). Decomposed per whole matrix.
+struct LaserSpec {
+  std::vector<MatrixKind> matrices = {MatrixKind::MlpIn};  // ref: LASER's best edits were mostly the MLP input
+  std::vector<std::vector<int64_t>> layers;  // empty: every layer on its own (LASER's search)
+  std::vector<double> rho;                   // fractions of the rank kept, each in (0, 1), descending
+};
+
+// Controls for eigenpruning, at every p of [eigenprune], from the same scoring pass.
+struct ControlSpec {
+  std::vector<uint64_t> random_seeds;  // one uniform random choice of int(N·p) components per seed
+  bool highest = false;                // the int(N·p) highest-scoring components
+  bool any() const { return highest || !random_seeds.empty(); }
+};
+
 // ---- layout ----------------------------------------------------------------------
 
 inline constexpr int64_t kMaxRanks = 1 << 20;  // ranks_per_cell, and `plan --np`
@@ -111,6 +129,8 @@ struct Grid {
   std::vector<ModelSpec> models;
   std::vector<TaskSpec> tasks;
   EigenpruneSpec eigenprune;
+  std::optional<LaserSpec> laser;  // [laser]
+  ControlSpec controls;            // [controls]
   LayoutSpec layout;
 };
 
@@ -133,5 +153,8 @@ bool prepends_bos(const TaskSpec& task, const ModelSpec& model, bool tokenizer_a
 std::string describe(const ModelSpec& m);
 std::string describe(const TaskSpec& t);
 std::string describe(const EigenpruneSpec& e);
+// "" when neither [laser] nor [controls] is given (fingerprints of grids without
+// them stay as they were).
+std::string describe_comparisons(const Grid& g);
 
 }  // namespace ep::grid

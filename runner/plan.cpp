@@ -95,6 +95,19 @@ std::string format_plan(const grid::Grid& g, int world_size, const std::map<std:
                      name_of(e.bias), e.batch_size, e.eval_batch_size, name_of(e.dtype), name_of(e.device),
                      name_of(e.svd));
   out += fmt::format("p: {}\n", fmt::join(e.p, ", "));
+  if (g.controls.any())
+    out += fmt::format("controls (docs/methods.md): {}{}{} at every p\n", g.controls.highest ? "highest ΔL" : "",
+                       g.controls.highest && !g.controls.random_seeds.empty() ? ", " : "",
+                       g.controls.random_seeds.empty()
+                           ? std::string()
+                           : fmt::format("random with seeds {}", fmt::join(g.controls.random_seeds, ", ")));
+  if (g.laser) {
+    std::vector<std::string> sets;
+    for (const auto& set : g.laser->layers) sets.push_back(fmt::format("{}", fmt::join(set, "+")));
+    out += fmt::format("LASER (docs/methods.md): matrices {}; layers {}; rho {}\n", join_names(g.laser->matrices),
+                       sets.empty() ? std::string("each on its own (the search)") : fmt::format("{}", fmt::join(sets, ", ")),
+                       fmt::join(g.laser->rho, ", "));
+  }
 
   const auto cells = make_cells(g);
   out += fmt::format("\ncells ({}): each loads its model, fine-tunes it if asked, scores once, then evaluates base "

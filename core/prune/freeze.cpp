@@ -28,8 +28,11 @@ MatrixFreeze freeze_matrix(const Decomposition& d, const torch::Tensor& weight,
   auto delta = frozen_sum(d, frozen);                                   // D [out, in] f64
   f.weight = weight.to(at::kDouble) - delta.to(weight.device());
   const auto dev = delta.device();
+  if (opts.bias == BiasMode::None) return f;  // no table: the components' effect is dropped (LASER)
   auto mean_all = at::matmul(delta, state.x_mean_all(index).to(dev));   // D x̄ [out]
   switch (opts.bias) {
+    case BiasMode::None:
+      break;
     case BiasMode::PerPosition: {
       auto table = at::matmul(state.x_mean(index).to(dev), delta.t());  // [P, out]
       auto seen = (state.counts().to(dev) > 0).unsqueeze(1);            // [P, 1]
@@ -71,7 +74,8 @@ ScopedFreeze::ScopedFreeze(CausalLM& model, const std::vector<Decomposition>& de
                    : freeze_matrix(d, original, mine, state, i, opts);
       originals_.emplace_back(d.matrix, original);
       model.set_weight(d.matrix, f.weight);
-      model.set_position_bias(d.matrix, f.table.to(model.device()), f.fallback.to(model.device()));
+      if (f.table.defined())
+        model.set_position_bias(d.matrix, f.table.to(model.device()), f.fallback.to(model.device()));
     }
   } catch (...) {
     remove();

@@ -32,9 +32,13 @@ constexpr const auto& names(PositionReduce) { return kPositionReduceNames; }
 // freeze.h: the frozen components' bias: per position (the paper's text), one mean
 // for all positions, or Σ_t D x̄[t] at every position (the paper code's summation,
 // with eprunner's x̄; the code's own bias is Recipe::Official).
-enum class BiasMode { PerPosition, Mean, PaperSum };
-inline constexpr Named<BiasMode> kBiasModeNames[] = {
-    {BiasMode::PerPosition, "position"}, {BiasMode::Mean, "mean"}, {BiasMode::PaperSum, "paper_sum"}};
+// None: no bias at all, A' = A − ΣE_i only — a plain low-rank edit, as LASER makes
+// (and an ablation of the bias term for eigenpruning).
+enum class BiasMode { PerPosition, Mean, PaperSum, None };
+inline constexpr Named<BiasMode> kBiasModeNames[] = {{BiasMode::PerPosition, "position"},
+                                                    {BiasMode::Mean, "mean"},
+                                                    {BiasMode::PaperSum, "paper_sum"},
+                                                    {BiasMode::None, "none"}};
 constexpr const auto& names(BiasMode) { return kBiasModeNames; }
 
 // official_recipe.h: "eprunner" (the corrected method, with the options above) or

@@ -54,6 +54,10 @@ G
 
 # ---- 1. one rank ---------------------------------------------------------------------
 grid one.h5 1 > "$tmp/one.toml"
+"$BIN" plan "$tmp/one.toml" > "$tmp/plan.txt"
+grep -q "^controls (docs/methods.md): highest ΔL, random with seeds 1, 2 at every p$" "$tmp/plan.txt" \
+  && grep -q "^LASER (docs/methods.md): matrices mlp_in,k; layers 0, 1, 0+1; rho 0.5, 0.1$" "$tmp/plan.txt" \
+  || { cat "$tmp/plan.txt"; fail "plan does not show the comparisons"; }
 "$BIN" run "$tmp/one.toml" --threads 2 > "$tmp/one.log" 2>&1 || { cat "$tmp/one.log"; fail "the run failed"; }
 # GPT-2 hidden 64: mlp_in is 256 x 64 (rank 64); a whole k is 64 x 64 (rank 64).
 "$PY" "$SRC/tests/reference/methods_check.py" "$tmp/one.h5" tiny__int-mult '{"mlp_in": 64, "k": 64}' \
