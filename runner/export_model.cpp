@@ -116,11 +116,6 @@ RunSetup grid_of_cell(const ResultsSnapshot& s, const CellSummary& summary, cons
   EP_CHECK(!m.finetune, "cell '{}': model \"{}\" is fine-tuned on the task before pruning ([models.finetune] in the "
            "grid); the results file does not hold the fine-tuned weights, so its pruned model cannot be rebuilt",
            cell.name, m.name);
-  // The official recipe decomposes TransformerLens' folded matrices and freezes with the code's own bias
-  // (core/prune/official_recipe.h); writing that back into HF's unfolded modules is not done yet.
-  EP_CHECK(g.eigenprune.recipe == Recipe::Eprunner,
-           "cell '{}': its grid uses recipe = \"{}\"; export supports recipe = \"eprunner\" only", cell.name,
-           name_of(g.eigenprune.recipe));
   try {
     require_model_files(m, setup.run.grid_path);
   } catch (const Error& e) {
@@ -281,7 +276,7 @@ std::vector<std::pair<MatrixRef, torch::Tensor>> constant_biases(CausalLM& model
     const Decomposition& d = decs[i];
     const torch::Tensor mine = all.narrow(0, d.offset, d.size()).view({d.n_blocks(), d.rank()});
     if (!mine.any().item<bool>()) continue;
-    const MatrixFreeze f = freeze_matrix(d, model.weight(d.matrix), mine, r.state, i, opts);
+    const MatrixFreeze f = freeze_model_matrix(model, d, model.weight(d.matrix), mine, r.state, i, opts);
     if (f.fallback.defined()) out.emplace_back(d.matrix, f.fallback);
   }
   return out;

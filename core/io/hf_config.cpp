@@ -239,7 +239,9 @@ void read_llama(const Fields& f, ModelConfig& cfg) {
   reject_if(cfg.activation != "silu", f, "hidden_act other than 'silu' in a Llama-family model");
   cfg.tie_word_embeddings = f.bool_or("tie_word_embeddings", false);
   cfg.attention_bias = cfg.model_type == "qwen2" || f.bool_or("attention_bias", false);
-  reject_if(f.bool_or("mlp_bias", false), f, "mlp_bias = true");
+  // ref: LlamaMLP takes bias=config.mlp_bias; Mistral's and Qwen2's MLPs have none.
+  cfg.mlp_bias = f.bool_or("mlp_bias", false);
+  reject_if(cfg.mlp_bias && cfg.model_type != "llama", f, "mlp_bias = true outside model_type \"llama\"");
   if (auto head_dim = f.optional_int("head_dim")) {
     EP_CHECK(*head_dim * cfg.n_heads == cfg.hidden,
              "{}: head_dim {} x num_attention_heads {} != hidden_size {}: a head size other than "
@@ -287,7 +289,7 @@ json llama_json(const ModelConfig& cfg) {
           {"rms_norm_eps", cfg.layer_norm_eps},
           {"tie_word_embeddings", cfg.tie_word_embeddings},
           {"attention_bias", cfg.attention_bias},
-          {"mlp_bias", false},
+          {"mlp_bias", cfg.mlp_bias},
           {"rope_theta", cfg.rope_theta},
           {"rope_parameters", {{"rope_theta", cfg.rope_theta}, {"rope_type", "default"}}},
           {"attention_dropout", 0.0}};

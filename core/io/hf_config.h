@@ -32,7 +32,8 @@ struct ModelConfig {
   double layer_norm_eps = 1e-5;     // llama: rms_norm_eps (its norms are RMSNorm)
   std::string activation = "gelu_new";
   bool tie_word_embeddings = true;  // gpt2: true unless stated; phi: as stated (Phi-2: false)
-  bool attention_bias = false;      // llama: q/k/v projections have biases (qwen2: always)
+  bool attention_bias = false;      // llama: q/k/v (and, model_type llama, o) projections have biases (qwen2: q/k/v always)
+  bool mlp_bias = false;            // llama: gate/up/down projections have biases (e.g. an `eprunner export`)
   int64_t sliding_window = 0;       // mistral/qwen2: attention window; 0 = none (longer inputs are refused)
   // Rotary (phi: partial; llama: whole head). Phi-2 keeps these at top level; newer files also (or only)
   // have them in "rope_parameters". Both are accepted; if both exist they must agree.

@@ -6,7 +6,8 @@
 //   - grouped-query attention: Hkv key/value heads, each shared by H / Hkv query heads,
 //   - SwiGLU MLP: down(silu(gate(x)) * up(x)); `mlp_in` is up_proj, `mlp_out` down_proj,
 //     gate_proj is kept beside them (not a pruning target),
-//   - no biases, except optional q/k/v biases (attention_bias; Qwen2 always).
+//   - no biases, except optional attention biases (attention_bias: q/k/v, and o for
+//     model_type llama; Qwen2: q/k/v always) and MLP biases (mlp_bias, llama only).
 #include <fmt/format.h>
 
 #include "core/model/blocks.h"
@@ -52,6 +53,8 @@ Norm take_rms_norm(WeightSource& src, const std::string& name, int64_t dim) {
 Weights read_llama(const ModelConfig& c, WeightSource& src) {
   const int64_t D = c.hidden, I = c.intermediate, V = c.vocab_size;
   const int64_t Dq = c.n_heads * c.head_dim, Dkv = c.kv_heads() * c.head_dim;
+  // ref: LlamaAttention gives o_proj bias=config.attention_bias too; Qwen2's o_proj has none.
+  const bool o_bias = c.attention_bias && c.model_type != "qwen2";
   Weights w;
   w.wte = src.take("model.embed_tokens.weight", {V, D}, Init::Normal);  // [V, D]
   for (int64_t l = 0; l < c.n_layers; ++l) {
@@ -64,11 +67,11 @@ Weights read_llama(const ModelConfig& c, WeightSource& src) {
     Linear v = take_linear(src, p + "self_attn.v_proj.", Dkv, D, Layout::OutIn, c.attention_bias);
     L.qkv.w = at::cat({q.w, k.w, v.w}, 0);
     if (c.attention_bias) L.qkv.b = at::cat({q.b, k.b, v.b}, 0);
-    L.o = take_linear(src, p + "self_attn.o_proj.", D, Dq, Layout::OutIn, false);
+    L.o = take_linear(src, p + "self_attn.o_proj.", D, Dq, Layout::OutIn, o_bias);
     L.ln2 = take_rms_norm(src, p + "post_attention_layernorm.weight", D);
-    L.mlp_gate = take_linear(src, p + "mlp.gate_proj.", I, D, Layout::OutIn, false);
-    L.mlp_in = take_linear(src, p + "mlp.up_proj.", I, D, Layout::OutIn, false);
-    L.mlp_out = take_linear(src, p + "mlp.down_proj.", D, I, Layout::OutIn, false);
+    L.mlp_gate = take_linear(src, p + "mlp.gate_proj.", I, D, Layout::OutIn, c.mlp_bias);
+    L.mlp_in = take_linear(src, p + "mlp.up_proj.", I, D, Layout::OutIn, c.mlp_bias);
+    L.mlp_out = take_linear(src, p + "mlp.down_proj.", D, I, Layout::OutIn, c.mlp_bias);
     w.layers.push_back(std::move(L));
   }
   w.ln_f = take_rms_norm(src, "model.norm.weight", D);

@@ -58,6 +58,14 @@ MatrixFreeze freeze_matrix(const Decomposition& d, const torch::Tensor& weight,
   return f;
 }
 
+MatrixFreeze freeze_model_matrix(const CausalLM& model, const Decomposition& d, const torch::Tensor& weight,
+                                 const torch::Tensor& frozen, const ScoreState& state, size_t index,
+                                 const FreezeOptions& opts) {
+  return opts.recipe == Recipe::Official
+             ? official_freeze_matrix(d, weight, model.input_norm(d.matrix), frozen, state, index)
+             : freeze_matrix(d, weight, frozen, state, index, opts);
+}
+
 ScopedFreeze::ScopedFreeze(CausalLM& model, const std::vector<Decomposition>& decs,
                            const ScoreState& state, const std::vector<int64_t>& frozen,
                            const FreezeOptions& opts)
@@ -69,9 +77,7 @@ ScopedFreeze::ScopedFreeze(CausalLM& model, const std::vector<Decomposition>& de
       auto mine = all.narrow(0, d.offset, d.size()).view({d.n_blocks(), d.rank()});
       if (!mine.any().item<bool>()) continue;
       auto original = model.weight(d.matrix);
-      auto f = opts.recipe == Recipe::Official
-                   ? official_freeze_matrix(d, original, model.input_norm(d.matrix), mine, state, i)
-                   : freeze_matrix(d, original, mine, state, i, opts);
+      auto f = freeze_model_matrix(model, d, original, mine, state, i, opts);
       originals_.emplace_back(d.matrix, original);
       model.set_weight(d.matrix, f.weight);
       if (f.table.defined())

@@ -53,6 +53,13 @@ MatrixFreeze freeze_matrix(const Decomposition& d, const torch::Tensor& weight,
                            const torch::Tensor& frozen, const ScoreState& state, size_t index,
                            const FreezeOptions& opts);
 
+// The freeze of one matrix of `model` as `opts` says: freeze_matrix, or under the
+// official recipe official_freeze_matrix (official_recipe.h) with the model's norm.
+// What ScopedFreeze applies, for callers that need the numbers (export).
+MatrixFreeze freeze_model_matrix(const CausalLM& model, const Decomposition& d, const torch::Tensor& weight,
+                                 const torch::Tensor& frozen, const ScoreState& state, size_t index,
+                                 const FreezeOptions& opts);
+
 // Applies the freeze of `frozen` (global component indices) to every decomposed
 // matrix that has at least one frozen component (others are not touched, so p = 0
 // leaves the model bit-identical). One ScopedFreeze per model at a time.

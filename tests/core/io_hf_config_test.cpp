@@ -370,7 +370,11 @@ TEST(HfConfig, LlamaVariantsThatChangeTheMathAreRejected) {
   expect_error([&] { parse(with("hidden_act", "gelu")); }, {"hidden_act other than 'silu'", "not supported"});
   expect_error([&] { parse(with("partial_rotary_factor", 0.5)); }, {"partial_rotary_factor", "not supported"});
   expect_error([&] { parse(with("head_dim", 32)); }, {"head_dim 32", "hidden_size 576", "not supported"});
-  expect_error([&] { parse(with("mlp_bias", true)); }, {"mlp_bias = true", "not supported"});
+  // LlamaMLP has biases with mlp_bias (what `eprunner export` writes); Qwen2's MLP has none.
+  EXPECT_TRUE(parse(with("mlp_bias", true)).mlp_bias);
+  json qwen2 = with("mlp_bias", true);
+  qwen2["model_type"] = "qwen2";
+  expect_error([&] { parse(qwen2); }, {"mlp_bias = true outside model_type \"llama\"", "not supported"});
   expect_error([&] { parse(with("rope_scaling", json{{"rope_type", "llama3"}, {"factor", 8.0}})); },
                {"rope_scaling", "not supported"});
 }
