@@ -78,6 +78,8 @@ def mean_accuracy(splits: List[rs.Split]) -> Optional[float]:
 
 
 def mcnemar_or_none(a: rs.Split, b: rs.Split) -> Optional[stats.McNemar]:
+    """McNemar's exact test of b against a on the same examples; None when either side has
+    no per-example results, was not measured, or they differ in n."""
     if a.correct is None or b.correct is None or len(a.correct) != len(b.correct):
         return None
     if not a.measured or not b.measured:

@@ -47,13 +47,7 @@ def accuracy(s: rs.Split) -> Optional[float]:
     return s.measured_accuracy
 
 
-def test_mcnemar(base: rs.Split, pruned: rs.Split) -> Optional[stats.McNemar]:
-    """None when either side has no per-example results or they disagree on n."""
-    if base.correct is None or pruned.correct is None or len(base.correct) != len(pruned.correct):
-        return None
-    if not base.measured or not pruned.measured:
-        return None
-    return stats.mcnemar(base.correct, pruned.correct)
+test_mcnemar = methods.mcnemar_or_none  # None when either side has no per-example results or n differs
 
 
 @dataclass

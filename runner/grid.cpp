@@ -393,11 +393,16 @@ std::string describe(const EigenpruneSpec& e) {
          (e.recipe == Recipe::Official ? " recipe=official" : "");
 }
 
+std::vector<std::string> layer_set_names(const LaserSpec& laser) {
+  std::vector<std::string> names;
+  for (const auto& set : laser.layers) names.push_back(fmt::format("{}", fmt::join(set, "+")));
+  return names;
+}
+
 std::string describe_comparisons(const Grid& g) {
   std::string s;
   if (g.laser) {
-    std::vector<std::string> sets;
-    for (const auto& set : g.laser->layers) sets.push_back(fmt::format("{}", fmt::join(set, "+")));
+    const std::vector<std::string> sets = layer_set_names(*g.laser);
     s += fmt::format("laser matrices={} layers={} rho={}", join_names(g.laser->matrices),
                      sets.empty() ? std::string("each") : fmt::format("{}", fmt::join(sets, ",")),
                      fmt::join(g.laser->rho, ","));

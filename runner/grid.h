@@ -153,6 +153,9 @@ bool prepends_bos(const TaskSpec& task, const ModelSpec& model, bool tokenizer_a
 std::string describe(const ModelSpec& m);
 std::string describe(const TaskSpec& t);
 std::string describe(const EigenpruneSpec& e);
+// LASER's interventions as written: "4", "6+7" (a set reduced together); empty for
+// every layer on its own.
+std::vector<std::string> layer_set_names(const LaserSpec& laser);
 // "" when neither [laser] nor [controls] is given (fingerprints of grids without
 // them stay as they were).
 std::string describe_comparisons(const Grid& g);

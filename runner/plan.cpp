@@ -102,8 +102,7 @@ std::string format_plan(const grid::Grid& g, int world_size, const std::map<std:
                            ? std::string()
                            : fmt::format("random with seeds {}", fmt::join(g.controls.random_seeds, ", ")));
   if (g.laser) {
-    std::vector<std::string> sets;
-    for (const auto& set : g.laser->layers) sets.push_back(fmt::format("{}", fmt::join(set, "+")));
+    const std::vector<std::string> sets = grid::layer_set_names(*g.laser);
     out += fmt::format("LASER (docs/methods.md): matrices {}; layers {}; rho {}\n", join_names(g.laser->matrices),
                        sets.empty() ? std::string("each on its own (the search)") : fmt::format("{}", fmt::join(sets, ", ")),
                        fmt::join(g.laser->rho, ", "));

@@ -65,6 +65,14 @@ Evaluation read_evaluation(hid_t parent, const std::string& name, Depth depth) {
   return e;
 }
 
+std::map<std::string, Array<uint8_t>> read_masks(hid_t g, Depth depth) {
+  std::map<std::string, Array<uint8_t>> out;
+  if (depth != Depth::All || !h5::exists(g, "masks")) return out;
+  h5::Handle masks = h5::open_group(g, "masks");
+  for (const auto& matrix : h5::children(masks)) out[matrix] = h5::read_array<uint8_t>(masks, matrix);
+  return out;
+}
+
 PrunedResult read_pruned(hid_t parent, const std::string& name, Depth depth) {
   h5::Handle g = h5::open_group(parent, name);
   PrunedResult r;
@@ -72,10 +80,7 @@ PrunedResult read_pruned(hid_t parent, const std::string& name, Depth depth) {
   r.n_frozen = h5::read_int_attr(g, "n_frozen");
   r.eval.test = read_split(g, "test", depth);
   r.eval.validation = read_split(g, "validation", depth);
-  if (depth == Depth::All && h5::exists(g, "masks")) {
-    h5::Handle masks = h5::open_group(g, "masks");
-    for (const auto& matrix : h5::children(masks)) r.masks[matrix] = h5::read_array<uint8_t>(masks, matrix);
-  }
+  r.masks = read_masks(g, depth);
   return r;
 }
 
@@ -90,10 +95,7 @@ MethodResult read_method(hid_t parent, const std::string& name, Depth depth) {
   m.n_removed = h5::read_int_attr(g, "n_removed");
   m.eval.test = read_split(g, "test", depth);
   m.eval.validation = read_split(g, "validation", depth);
-  if (depth == Depth::All && h5::exists(g, "masks")) {
-    h5::Handle masks = h5::open_group(g, "masks");
-    for (const auto& matrix : h5::children(masks)) m.masks[matrix] = h5::read_array<uint8_t>(masks, matrix);
-  }
+  m.masks = read_masks(g, depth);
   return m;
 }
 

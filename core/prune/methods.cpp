@@ -4,26 +4,20 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numeric>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "core/prune/shape_text.h"
+#include "core/prune/select.h"
 #include "core/util/error.h"
 #include "core/util/seeded_shuffle.h"
 
 namespace ep {
 
 std::vector<int64_t> rank_highest_first(const torch::Tensor& scores) {
-  EP_CHECK(scores.dim() == 1, "scores must be [N], got {}", shape_text(scores));
-  auto s = scores.to(at::kCPU, at::kDouble).contiguous();
-  EP_CHECK(!s.isnan().any().item<bool>(), "scores contain NaN");
-  const double* v = s.data_ptr<double>();
-  std::vector<int64_t> order(static_cast<size_t>(s.numel()));
-  std::iota(order.begin(), order.end(), int64_t{0});
-  std::sort(order.begin(), order.end(), [v](int64_t a, int64_t b) { return v[a] > v[b] || (v[a] == v[b] && a < b); });
-  return order;
+  // Ascending by (−score, index) is descending by score with ties to the smaller index
+  // (negation is exact in float64, and keeps ±inf ordered).
+  return rank_components(-scores.to(at::kDouble));
 }
 
 std::vector<int64_t> random_ranking(int64_t n, uint64_t seed) {
