@@ -1,7 +1,7 @@
 // The paper's official recipe (grid `recipe = "official"`): the computation of the
 // paper's public code (TransformerLens 1.14, default weight processing), quirks
 // included, so that its Table 2 can be reproduced and set beside the corrected method.
-// ref: /work/shared/paper/official-implementation-notes.md; docs/eigenpruning.md,
+// ref: the paper code as read from its repository (April 2024); docs/eigenpruning.md,
 // "The official recipe".
 //
 // TransformerLens loads a model with fold_ln and center_writing_weights: a key is
