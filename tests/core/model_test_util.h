@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,28 @@
 #include "core/util/error.h"
 
 namespace ep::model_test {
+
+// A seeded random Llama with grouped-query attention (4 query heads sharing 2 key/value
+// heads), SwiGLU and RMSNorm, in `dtype` (seed 77).
+inline std::unique_ptr<CausalLM> random_llama(torch::ScalarType dtype) {
+  ModelConfig c;
+  c.arch = Arch::Llama;
+  c.model_type = "llama";
+  c.vocab_size = 512;
+  c.max_positions = 32;
+  c.hidden = 64;
+  c.n_layers = 2;
+  c.n_heads = 4;
+  c.n_kv_heads = 2;
+  c.head_dim = 16;
+  c.rotary_dim = 16;
+  c.intermediate = 96;
+  c.activation = "silu";
+  c.layer_norm_eps = 1e-6;
+  LoadOptions opts;
+  opts.dtype = dtype;
+  return init_causal_lm(c, 77, opts);
+}
 
 inline std::filesystem::path fixture(const std::string& name) {
   return std::filesystem::path(EP_TEST_DATA_DIR) / "fixtures" / name;

@@ -30,6 +30,8 @@
 namespace ep {
 namespace {
 
+using model_test::random_llama;
+
 std::unique_ptr<CausalLM> load(const std::string& name, torch::ScalarType dtype = torch::kFloat32) {
   LoadOptions opts;
   opts.dtype = dtype;
@@ -118,27 +120,6 @@ double loss_with_swap(CausalLM& model, const AnswerBatch& one, const Decompositi
   return l;
 }
 
-// A seeded random Llama with grouped-query attention (4 query heads sharing 2 key/value
-// heads), SwiGLU and RMSNorm, in `dtype`.
-std::unique_ptr<CausalLM> random_llama(torch::ScalarType dtype) {
-  ModelConfig c;
-  c.arch = Arch::Llama;
-  c.model_type = "llama";
-  c.vocab_size = 512;
-  c.max_positions = 32;
-  c.hidden = 64;
-  c.n_layers = 2;
-  c.n_heads = 4;
-  c.n_kv_heads = 2;
-  c.head_dim = 16;
-  c.rotary_dim = 16;
-  c.intermediate = 96;
-  c.activation = "silu";
-  c.layer_norm_eps = 1e-6;
-  LoadOptions opts;
-  opts.dtype = dtype;
-  return init_causal_lm(c, 77, opts);
-}
 
 void check_first_order(std::unique_ptr<CausalLM> model, const std::string& fixture, MatrixKind kind,
                        Granularity gran, int64_t answer_len = 1) {

@@ -42,23 +42,7 @@ std::unique_ptr<CausalLM> fixture_model(const std::string& name) {
 }
 
 std::unique_ptr<CausalLM> random_llama() {
-  ModelConfig c;
-  c.arch = Arch::Llama;
-  c.model_type = "llama";
-  c.vocab_size = 512;
-  c.max_positions = 32;
-  c.hidden = 64;
-  c.n_layers = 2;
-  c.n_heads = 4;
-  c.n_kv_heads = 2;
-  c.head_dim = 16;
-  c.rotary_dim = 16;
-  c.intermediate = 96;
-  c.activation = "silu";
-  c.layer_norm_eps = 1e-6;
-  LoadOptions opts;
-  opts.dtype = torch::kFloat64;
-  auto m = init_causal_lm(c, 77, opts);
+  auto m = model_test::random_llama(torch::kFloat64);
   perturb_norms(*m);
   return m;
 }
