@@ -386,9 +386,11 @@ class Executor {
       whole.route = ep.svd;
       FreezeOptions no_bias;
       no_bias.bias = BiasMode::None;
+      const auto sets = laser_layer_sets(*g.laser, model.config().n_layers);
+      for (const auto& set : g.laser->layers) whole.layers.insert(whole.layers.end(), set.begin(), set.end());
       for (MatrixKind kind : g.laser->matrices) {
-        const std::vector<Decomposition> kdecs = decompose(model, {kind}, whole);
-        for (const std::vector<int64_t>& layers : laser_layer_sets(*g.laser, model.config().n_layers))
+        const std::vector<Decomposition> kdecs = decompose(model, {kind}, whole);  // only the layers reduced
+        for (const std::vector<int64_t>& layers : sets)
           for (double rho : g.laser->rho) {
             MethodResult m{"laser"};
             m.fraction = rho;

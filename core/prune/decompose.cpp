@@ -189,6 +189,8 @@ std::vector<Decomposition> decompose(const CausalLM& model, const std::vector<Ma
   int64_t offset = 0;
   for (MatrixKind kind : kinds) {
     for (const MatrixRef& m : model.matrices(kind)) {
+      if (!opts.layers.empty() && std::find(opts.layers.begin(), opts.layers.end(), m.layer) == opts.layers.end())
+        continue;
       const torch::Tensor a = model.weight(m);
       out.push_back(decompose_matrix(m, opts.fold_input_norm ? fold_input_norm(m, a, model.input_norm(m)) : a, opts));
       out.back().offset = offset;

@@ -45,6 +45,9 @@ struct DecomposeOptions {
   // The official recipe (official_recipe.h): decompose A_f = A·diag(w)·C, the matrix
   // with the norm in front of it folded in as TransformerLens does, not A.
   bool fold_input_norm = false;
+  // Only these layers (empty: all). Global indices then number only the decomposed
+  // matrices; LASER uses it to decompose just the layers it reduces.
+  std::vector<int64_t> layers;
 };
 
 // How a matrix splits into blocks at a granularity.

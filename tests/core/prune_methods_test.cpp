@@ -81,6 +81,17 @@ TEST(Laser, KeepsAtLeastOneComponentAndRefusesAMissingLayer) {
   DecomposeOptions whole;
   whole.granularity = Granularity::Matrix;
   const auto decs = decompose(*model, {MatrixKind::MlpIn}, whole);
+  // Decomposing only the layers LASER reduces gives the same removal, numbered from 0.
+  DecomposeOptions only1 = whole;
+  only1.layers = {1};
+  const auto one = decompose(*model, {MatrixKind::MlpIn}, only1);
+  ASSERT_EQ(one.size(), 1u);
+  EXPECT_EQ(one[0].matrix.layer, 1);
+  EXPECT_EQ(one[0].offset, 0);
+  EXPECT_TRUE(at::equal(one[0].s, decs[1].s));
+  std::vector<int64_t> shifted = laser_components(decs, {1}, 0.5);
+  for (int64_t& i : shifted) i -= decs[1].offset;
+  EXPECT_EQ(laser_components(one, {1}, 0.5), shifted);
   try {
     laser_components(decs, {7}, 0.5);
     FAIL() << "layer 7 of a 2-layer model was accepted";
