@@ -13,8 +13,8 @@ the bytes):
 - Reported: test accuracy at the choice (random: the mean over seeds); in Table 3 also
   McNemar's exact two-sided p-value on the test examples against base and against
   eigenpruning at its own choice (random: the largest p-value over its seeds, the least
-  significant). `eprunner report` reads no per-example results, so it prints the table
-  without the two McNemar columns.
+  significant). `eprunner report` and analysis.report print the same rows, McNemar
+  included.
 """
 
 from __future__ import annotations
@@ -122,14 +122,12 @@ def has_methods(res: rs.Results) -> bool:
     return any(c.methods for c in res.done)
 
 
-REPORT_CAPTION = ("Methods side by side: test accuracy (%) at the setting each method's own validation accuracy "
-                  "chooses (ties: the first in grid order; \"test\": the cell has no validation split, so it "
-                  "chose on test). random: the mean over its seeds.")
-CAPTION = REPORT_CAPTION + (" McNemar: exact two-sided p-value on the test examples against base and against "
-                            "eigenpruning (random: the largest over its seeds).")
+CAPTION = ("Methods side by side: test accuracy (%) at the setting each method's own validation accuracy "
+           "chooses (ties: the first in grid order; \"test\": the cell has no validation split, so it "
+           "chose on test). random: the mean over its seeds. McNemar: exact two-sided p-value on the test "
+           "examples against base and against eigenpruning (random: the largest over its seeds).")
 HEADER = ["model", "task", "method", "chosen on", "setting", "test", "vs base", "vs eigenpruning"]
 ALIGN = "lllllrrr"
-REPORT_COLUMNS = 6  # `eprunner report`: the columns before the McNemar ones
 
 
 def pvalue(t: Optional[stats.McNemar]) -> str:
@@ -148,11 +146,11 @@ def table_rows(res: rs.Results) -> List[List[str]]:
 
 
 def markdown(res: rs.Results) -> str:
-    """Exactly the methods section of `eprunner report` ("" when no cell has methods)."""
+    """Exactly the methods section of `eprunner report` ("" when no cell has methods); the
+    McNemar columns need the cells read with their per-example results."""
     if not has_methods(res):
         return ""
-    rows = [r[:REPORT_COLUMNS] for r in table_rows(res)]
-    return "\n" + REPORT_CAPTION + "\n\n" + md_table(HEADER[:REPORT_COLUMNS], rows, ALIGN[:REPORT_COLUMNS])
+    return "\n" + CAPTION + "\n\n" + md_table(HEADER, table_rows(res), ALIGN)
 
 
 def table3(res: rs.Results, fmt: str) -> str:

@@ -93,7 +93,7 @@ def main(argv=None) -> int:
     ap.add_argument("--split", choices=["test", "validation"], default="test")
     args = ap.parse_args(argv)
     try:
-        res = rs.load(args.results, per_example=False)
+        res = rs.load(args.results, per_example=True)  # the methods table's McNemar tests
     except rs.ResultsError as e:
         print(f"analysis.report: {e}", file=sys.stderr)
         return 1

@@ -121,11 +121,32 @@ std::optional<double> mean_accuracy(const std::vector<const SplitResult*>& split
   return sum / static_cast<double>(splits.size());
 }
 
+// McNemar's test of `after` against `before` on the same test examples; nothing when a
+// side has no per-example results, was not measured, or they differ in n.
+std::optional<McNemar> mcnemar_or_none(const SplitResult& before, const SplitResult& after) {
+  if (before.correct.empty() || after.correct.size() != before.correct.size()) return std::nullopt;
+  if (!measured(before) || !measured(after)) return std::nullopt;
+  return mcnemar(before.correct, after.correct);
+}
+
+// Random's seeds: the least significant of their tests (all must exist).
+std::optional<McNemar> least_significant(const std::vector<const SplitResult*>& after, const SplitResult& before) {
+  std::optional<McNemar> least;
+  for (const SplitResult* s : after) {
+    auto t = mcnemar_or_none(before, *s);
+    if (!t) return std::nullopt;
+    if (!least || std::pair(t->log10_pvalue, t->pvalue) > std::pair(least->log10_pvalue, least->pvalue)) least = t;
+  }
+  return least;
+}
+
 std::vector<MethodRow> method_rows(const CellResult& c) {
   std::vector<MethodRow> rows;
   const std::string on = measured(c.base.validation) ? "validation" : "test";
   auto base = measured(c.base.test);
-  rows.push_back({c.model, c.task, "base", "-", "-", base ? std::optional<double>(base->accuracy) : std::nullopt});
+  rows.push_back({c.model, c.task, "base", "-", "-", base ? std::optional<double>(base->accuracy) : std::nullopt,
+                  std::nullopt, std::nullopt});
+  const SplitResult* eigen_test = nullptr;  // eigenpruning's test split at its own choice
   for (const auto& [method, group] : candidates(c)) {
     const Candidate* best = nullptr;
     std::optional<double> best_value;
@@ -140,21 +161,32 @@ std::vector<MethodRow> method_rows(const CellResult& c) {
     const size_t seeds = best->test.size();
     const std::string label =
         method == "random" ? fmt::format("random ({} seed{})", seeds, seeds != 1 ? "s" : "") : method;
-    rows.push_back({c.model, c.task, label, on, best->setting, mean_accuracy(best->test)});
+    MethodRow row{c.model, c.task, label, on, best->setting, mean_accuracy(best->test), std::nullopt, std::nullopt};
+    row.vs_base = least_significant(best->test, c.base.test);
+    if (method == "eigenpruning")
+      eigen_test = best->test.front();
+    else if (eigen_test)
+      row.vs_eigenpruning = least_significant(best->test, *eigen_test);
+    rows.push_back(std::move(row));
   }
   return rows;
 }
+
+std::string pvalue_text(const std::optional<McNemar>& t) { return t ? format_pvalue(*t) : "-"; }
 
 std::string format_methods(const std::vector<MethodRow>& rows) {
   if (rows.empty()) return "";
   std::string out =
       "\nMethods side by side: test accuracy (%) at the setting each method's own validation accuracy chooses "
       "(ties: the first in grid order; \"test\": the cell has no validation split, so it chose on test). random: "
-      "the mean over its seeds.\n\n"
-      "| model | task | method | chosen on | setting | test |\n|---|---|---|---|---|---:|\n";
+      "the mean over its seeds. McNemar: exact two-sided p-value on the test examples against base and against "
+      "eigenpruning (random: the largest over its seeds).\n\n"
+      "| model | task | method | chosen on | setting | test | vs base | vs eigenpruning |\n"
+      "|---|---|---|---|---|---:|---:|---:|\n";
   for (const auto& r : rows)
-    out += fmt::format("| {} | {} | {} | {} | {} | {} |\n", r.model, r.task, r.label, r.chosen_on, r.setting,
-                       r.test_accuracy ? percent(*r.test_accuracy) : "-");
+    out += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} |\n", r.model, r.task, r.label, r.chosen_on,
+                       r.setting, r.test_accuracy ? percent(*r.test_accuracy) : "-", pvalue_text(r.vs_base),
+                       pvalue_text(r.vs_eigenpruning));
   return out;
 }
 
@@ -170,6 +202,10 @@ ReportTable load_report(const ResultsReader& reader, const std::string& split) {
   std::set<double> ps;
   for (const auto& summary : reader.cells()) {
     cells.push_back(reader.read_metrics(summary.name));
+    // The methods table's McNemar tests need the per-example results: only cells with
+    // comparisons are read whole (a guarded snapshot at ReadDepth::Metrics holds them so).
+    if (cells.back().status == CellStatus::Done && !cells.back().methods.empty())
+      cells.back() = reader.read_cell(summary.name);
     if (cells.back().status == CellStatus::Done)
       for (const auto& r : cells.back().pruned) ps.insert(r.p);
   }

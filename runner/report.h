@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "runner/mcnemar.h"
 #include "runner/results_file.h"
 
 namespace ep::runner {
@@ -38,6 +39,9 @@ struct MethodRow {
   std::string chosen_on;  // "validation", "test" (the cell has no validation split) or "-" (base)
   std::string setting;    // "p=0.05", "mlp_in.5 rho=0.1", "-"
   std::optional<double> test_accuracy;  // random: the mean over its seeds
+  // McNemar's exact test on the test examples (random: the least significant of its
+  // seeds); empty where a side has no per-example results ("-").
+  std::optional<McNemar> vs_base, vs_eigenpruning;
 };
 
 struct ReportTable {
@@ -58,7 +62,7 @@ std::string p_label(double p);
 // per finished cell that has a measured value on the split, accuracy in percent with
 // two decimals, each row's best value(s) as printed in **bold**; error cells listed
 // below the table (message on one line); then, when the file has comparisons
-// ([controls], [laser]), the "Methods side by side" table.
+// ([controls], [laser]), the "Methods side by side" table with McNemar's p-values.
 std::string format_markdown(const ReportTable& table);
 
 // Header exactly `model,task,p,metric,accuracy,macro_f1`; p = 0 is the unpruned model;

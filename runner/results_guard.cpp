@@ -111,6 +111,10 @@ void injected_fault(const std::string& cell) {
     for (;;) ::pause();
 }
 
+// At ReadDepth::Metrics a cell with comparisons comes back whole: the report's methods
+// table tests each method against base with McNemar, on the per-example results.
+bool read_whole_at_metrics(const CellResult& c) { return !c.methods.empty(); }
+
 // Reads cells[first...] of `file`; never returns.
 [[noreturn]] void child_main(int fd, const fs::path& file, ReadDepth depth, const GuardOptions& options,
                              size_t first) {
@@ -142,6 +146,7 @@ void injected_fault(const std::string& cell) {
         const bool deep = depth != ReadDepth::Summaries && (options.only.empty() || options.only.count(name));
         if (deep) {
           CellResult c = depth == ReadDepth::Everything ? reader->read_cell(name) : reader->read_metrics(name);
+          if (depth == ReadDepth::Metrics && read_whole_at_metrics(c)) c = reader->read_cell(name);
           w.pod<uint8_t>(options.check_only ? 0 : 1);
           if (!options.check_only) w.vec(encode_cell(c));
         } else {
@@ -331,8 +336,9 @@ CellSummary ResultsSnapshot::summary(const std::string& name) const {
 }
 
 CellResult ResultsSnapshot::read_cell(const std::string& name) const {
-  EP_CHECK(depth == ReadDepth::Everything, "results file '{}': cell '{}' was read only in part", file.string(), name);
   auto it = data.find(name);
+  EP_CHECK(depth == ReadDepth::Everything || (it != data.end() && read_whole_at_metrics(it->second)),
+           "results file '{}': cell '{}' was read only in part", file.string(), name);
   if (it != data.end()) return it->second;
   summary(name);  // throws for damaged and unknown cells
   EP_FAIL("results file '{}': cell '{}' was not read", file.string(), name);

@@ -22,7 +22,9 @@ namespace ep::runner {
 // How much of each cell comes back.
 enum class ReadDepth {
   Summaries,  // identity and status (CellSummary) only
-  Metrics,    // plus each split's metrics and the timings (ResultsReader::read_metrics)
+  Metrics,    // plus each split's metrics and the timings (ResultsReader::read_metrics);
+              // cells with comparisons ([controls], [laser]) whole, for the report's
+              // paired tests of the methods (McNemar needs the per-example results)
   Everything  // every stored array (ResultsReader::read_cell)
 };
 

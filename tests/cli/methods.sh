@@ -81,7 +81,15 @@ echo "ok   eprunner report and python -m analysis.report: the same $(wc -c < "$t
 (cd "$SRC" && "$PY" -m analysis.tables "$tmp/one.h5") > "$tmp/tables.md"
 grep -q "^## Table 3: methods side by side" "$tmp/tables.md" || fail "analysis.tables has no Table 3"
 [ "$(grep -c '^| tiny | int-mult | ' "$tmp/tables.md")" -ge 5 ] || fail "Table 3 lacks rows"
-echo "ok   analysis.tables: Table 3"
+# The report's methods rows are Table 3's, McNemar included (the report reads the per-example
+# results of cells with comparisons), and every method has a p-value against base.
+methods_rows() { sed -n "/$2/,\$p" "$1" | grep '^| tiny | int-mult | '; }
+methods_rows "$tmp/report.md" '^Methods side by side' > "$tmp/report.rows"
+methods_rows "$tmp/tables.md" '^## Table 3' > "$tmp/table3.rows"
+cmp -s "$tmp/report.rows" "$tmp/table3.rows" || { diff "$tmp/report.rows" "$tmp/table3.rows"; fail "the report's methods rows are not Table 3's"; }
+awk -F' [|] ' '$3 != "base" && $7 !~ /^[0-9.e-]+$/ { bad = 1; print } END { exit bad }' "$tmp/report.rows" \
+  || fail "a method without McNemar's p against base in the report"
+echo "ok   analysis.tables: Table 3, its rows (McNemar included) those of the report"
 (cd "$SRC" && "$PY" -m analysis.plots "$tmp/one.h5" --out "$tmp/plots") > "$tmp/plots.txt"
 grep -q "methods_tiny__int-mult.png" "$tmp/plots.txt" && "$PY" "$SRC/tests/analysis/check_pngs.py" "$tmp/plots.txt" "$tmp/one.h5" \
   || { cat "$tmp/plots.txt"; fail "analysis.plots drew no methods figure"; }

@@ -172,3 +172,83 @@ TEST_F(Report, CommandLine) {
   const std::string bad = run(bin + " report " + (dir_ / "none.h5").string() + " 2>&1");
   EXPECT_NE(bad.find("does not exist"), std::string::npos) << bad;
 }
+
+namespace {
+
+// A split of 10 test examples with the given per-example results.
+SplitResult examples(const std::vector<uint8_t>& correct) {
+  SplitResult s;
+  s.metric = "full-vocab";
+  s.n = static_cast<int64_t>(correct.size());
+  s.correct = correct;
+  s.predicted.assign(correct.size(), 0);
+  double right = 0;
+  for (uint8_t x : correct) right += x;
+  s.accuracy = right / static_cast<double>(correct.size());
+  return s;
+}
+
+Evaluation evaluated(const std::vector<uint8_t>& test, double validation) {
+  Evaluation e;
+  e.test = examples(test);
+  e.validation = accuracy(validation);
+  return e;
+}
+
+MethodResult method(const std::string& name, double fraction, int64_t seed, const Evaluation& e) {
+  MethodResult m;
+  m.method = name;
+  m.fraction = fraction;
+  m.seed = seed;
+  if (name == "laser") {
+    m.matrix = "mlp_in";
+    m.layers = {1};
+  }
+  m.eval = e;
+  return m;
+}
+
+}  // namespace
+
+// The methods table's McNemar columns come from the per-example results of the file
+// (read back through the reader), with p-values worked out by hand: 2·Σ_{i<=min(b,c)}
+// C(b+c, i) / 2^(b+c).
+TEST(ReportMethods, McNemarOfEachChoiceAgainstBaseAndEigenpruning) {
+  const fs::path dir = fs::temp_directory_path() / ("ep_report_methods_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::vector<uint8_t> none(10, 0), all(10, 1), two{1, 1, 0, 0, 0, 0, 0, 0, 0, 0},
+      five{1, 1, 1, 1, 1, 0, 0, 0, 0, 0}, nine{1, 1, 1, 1, 1, 1, 1, 1, 1, 0};
+  CellResult c = cell(0, "tiny", "int-sum", 0.2, {});
+  c.base = evaluated(two, 0.2);
+  PrunedResult chosen, other;
+  chosen.p = 0.05;
+  chosen.eval = evaluated(all, 0.9);
+  other.p = 0.1;
+  other.eval = evaluated(none, 0.1);
+  c.pruned = {chosen, other};
+  c.methods = {method("highest", 0.05, 0, evaluated(none, 0.3)),
+               method("random", 0.05, 1, evaluated(two, 0.4)), method("random", 0.05, 2, evaluated(five, 0.4)),
+               method("laser", 0.1, 0, evaluated(nine, 0.5))};
+  {
+    auto w = open_results_h5(dir / "results.h5", samples::sample_provenance(), true);
+    w->write_cell(c);
+  }
+  const std::string md = format_markdown(load_report(*open_results_reader(dir / "results.h5"), "test"));
+  fs::remove_all(dir);
+  const std::string table =
+      "| model | task | method | chosen on | setting | test | vs base | vs eigenpruning |\n"
+      "|---|---|---|---|---|---:|---:|---:|\n"
+      "| tiny | int-sum | base | - | - | 20.00 | - | - |\n"
+      // b=0, c=8: 2/2^8
+      "| tiny | int-sum | eigenpruning | validation | p=0.05 | 100.00 | 0.00781 | - |\n"
+      // vs base b=2, c=0: 2/4; vs eigenpruning b=10, c=0: 2/2^10
+      "| tiny | int-sum | highest | validation | p=0.05 | 0.00 | 0.5 | 0.00195 |\n"
+      // seed 1 is base (p = 1) and seed 2 gains 3 (2/8); vs eigenpruning 2/2^8 and 2/2^5: the largest
+      "| tiny | int-sum | random (2 seeds) | validation | p=0.05 | 35.00 | 1 | 0.0625 |\n"
+      // vs base b=0, c=7: 2/2^7; vs eigenpruning b=1, c=0: 1
+      "| tiny | int-sum | laser | validation | mlp_in.1 rho=0.1 | 90.00 | 0.0156 | 1 |\n";
+  EXPECT_NE(md.find("McNemar: exact two-sided p-value on the test examples against base and against eigenpruning "
+                    "(random: the largest over its seeds).\n\n" + table),
+            std::string::npos)
+      << md;
+}
