@@ -381,13 +381,11 @@ class Executor {
         }
     }
     if (g.laser) {
-      DecomposeOptions whole;  // the model's own matrices, whatever the recipe: LASER reduces whole matrices
-      whole.granularity = Granularity::Matrix;
-      whole.route = ep.svd;
-      FreezeOptions no_bias;
-      no_bias.bias = BiasMode::None;
+      std::vector<int64_t> reduced;  // the layers some set reduces (none named: all)
+      for (const auto& set : g.laser->layers) reduced.insert(reduced.end(), set.begin(), set.end());
+      const DecomposeOptions whole = laser_decompose_options(ep, reduced);
+      const FreezeOptions no_bias = laser_freeze_options();
       const auto sets = laser_layer_sets(*g.laser, model.config().n_layers);
-      for (const auto& set : g.laser->layers) whole.layers.insert(whole.layers.end(), set.begin(), set.end());
       for (MatrixKind kind : g.laser->matrices) {
         const std::vector<Decomposition> kdecs = decompose(model, {kind}, whole);  // only the layers reduced
         for (const std::vector<int64_t>& layers : sets)

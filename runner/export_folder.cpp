@@ -58,10 +58,21 @@ void write_text(const fs::path& file, const std::string& text) {
   EP_CHECK(o.good(), "cannot write {} (disk full or no permission?)", file.string());
 }
 
-std::string matrices_text(const grid::Grid& g) {
-  std::string s;
-  for (MatrixKind k : g.eigenprune.matrices) s += (s.empty() ? "" : ",") + std::string(name_of(k));
-  return s;
+// The model card's account of the intervention (docs/methods.md).
+std::string what_was_done(const ExportSummary& s) {
+  const std::string bias = fmt::format("bias \"{}\" (exported as \"{}\")", s.bias, s.exported_bias);
+  if (s.method == "laser")
+    return fmt::format("LASER ({}): the `{}` matrices of those layers replaced by their rank-k approximations, {} of "
+                       "their {} singular components removed, no bias", s.label, s.matrices, s.n_frozen,
+                       s.n_components);
+  if (s.method == "highest")
+    return fmt::format("the highest-ΔL control: the {} highest-scoring of {} singular components of the `{}` "
+                       "matrices frozen, {}", s.n_frozen, s.n_components, s.matrices, bias);
+  if (s.method == "random")
+    return fmt::format("the random control ({}): {} of {} singular components of the `{}` matrices, drawn at "
+                       "random, frozen, {}", s.label, s.n_frozen, s.n_components, s.matrices, bias);
+  return fmt::format("the {} lowest-scoring of {} singular components of the `{}` matrices frozen, {}", s.n_frozen,
+                     s.n_components, s.matrices, bias);
 }
 
 std::string bias_note(const ExportSummary& s) {
@@ -84,11 +95,13 @@ std::map<std::string, std::string> provenance(const ExportFolder& f) {
       {"cell", f.cell.name},
       {"model", f.cell.model},
       {"task", f.cell.task},
+      {"method", s.method},
+      {"intervention", s.label},
       {"p", fmt::format("{}", s.p)},
       {"n_frozen", std::to_string(s.n_frozen)},
       {"n_components", std::to_string(s.n_components)},
-      {"matrices", matrices_text(f.grid)},
-      {"granularity", std::string(name_of(f.grid.eigenprune.granularity))},
+      {"matrices", s.matrices},
+      {"granularity", s.granularity},
       {"bias", s.bias},
       {"exported_bias", s.exported_bias},
       {"source", m.checkpoint ? m.checkpoint->string() : fmt::format("[models.init] seeded random model")},
@@ -185,16 +198,16 @@ void write_tokenizer(const fs::path& source, const fs::path& dir, const BpeToken
 
 std::string model_card(const ExportFolder& f, const std::map<std::string, std::string>& p) {
   const ExportSummary& s = f.summary;
+  const std::string title = s.method == "eigenpruning"
+                                ? fmt::format("{} eigenpruned for {} (p = {:g})", f.cell.model, f.cell.task, s.p)
+                                : fmt::format("{} for {}: {}", f.cell.model, f.cell.task, s.label);
   std::string card = fmt::format(
-      "---\nlibrary_name: transformers\ntags:\n- eigenpruning\n- eprunner\n---\n\n"
-      "# {} eigenpruned for {} (p = {:g})\n\n"
-      "Exported by eprunner {} ({}) from cell `{}` of `{}` (grid `{}`, run by eprunner {} ({})): the {} "
-      "lowest-scoring of {} singular components of the `{}` matrices frozen, bias \"{}\" (exported as \"{}\"). "
-      "Test accuracy in the results file: {:.4f} at this p, {:.4f} before pruning ({}).\n",
-      f.cell.model, f.cell.task, s.p, p.at("export_eprunner_version"), p.at("export_git_commit"), f.cell.name,
-      p.at("results_file"), f.run.grid_path, f.run.eprunner_version, f.run.git_commit, s.n_frozen, s.n_components,
-      p.at("matrices"), s.bias, s.exported_bias, f.pruned.eval.test.accuracy, f.cell.base.test.accuracy,
-      f.pruned.eval.test.metric);
+      "---\nlibrary_name: transformers\ntags:\n- eigenpruning\n- eprunner\n---\n\n# {}\n\n"
+      "Exported by eprunner {} ({}) from cell `{}` of `{}` (grid `{}`, run by eprunner {} ({})): {}. "
+      "Test accuracy in the results file: {:.4f} with it, {:.4f} before ({}).\n",
+      title, p.at("export_eprunner_version"), p.at("export_git_commit"), f.cell.name, p.at("results_file"),
+      f.run.grid_path, f.run.eprunner_version, f.run.git_commit, what_was_done(s), f.pruned.eval.test.accuracy,
+      f.cell.base.test.accuracy, f.pruned.eval.test.metric);
   if (s.approximate) card += "\n**Approximation:** " + bias_note(s) + ".\n";
   card += "\nProvenance: `eprunner_export.json` and the `eprunner.*` keys of `model.safetensors`' metadata.\n";
   return card;

@@ -27,7 +27,7 @@ struct ExportFolder {
   bool force = false;
   const Provenance& run;       // the run that computed the cell
   const CellResult& cell;
-  const PrunedResult& pruned;  // the exported p
+  const PrunedResult& pruned;  // the exported intervention: p (LASER: rho), count removed, evaluation
   const grid::Grid& grid;
   int model = 0;               // index into grid.models
   std::filesystem::path results;

@@ -22,6 +22,7 @@
 #include "core/prune/batching.h"
 #include "core/prune/decompose.h"
 #include "core/prune/freeze.h"
+#include "core/prune/methods.h"
 #include "core/prune/score.h"
 #include "core/prune/select.h"
 #include "core/tokenizer/bpe_tokenizer.h"
@@ -42,6 +43,12 @@ std::string join(const std::vector<std::string>& items) {
   std::string s;
   for (const auto& i : items) s += (s.empty() ? "" : ", ") + i;
   return s.empty() ? "(none)" : s;
+}
+
+std::string matrices_text(const std::vector<MatrixKind>& kinds) {  // "k,mlp_out"
+  std::string s;
+  for (MatrixKind k : kinds) s += (s.empty() ? "" : ",") + std::string(name_of(k));
+  return s;
 }
 
 // ---- the cell and p -------------------------------------------------------------------
@@ -72,13 +79,76 @@ CellSummary find_cell(const ResultsSnapshot& s, const std::string& name, const E
           r.cell.empty() ? fmt::format(" (model \"{}\", task \"{}\")", r.model, r.task) : "", list_cells(s));
 }
 
-const PrunedResult& find_p(const CellResult& cell, double p, const std::string& file) {
+bool same_fraction(double a, double b) { return std::abs(a - b) <= 1e-9 * std::max(1.0, std::abs(b)); }
+
+// The exported intervention, in the shape the rebuild reads: p (LASER: rho), the count
+// removed, the evaluation and (not LASER) the masks per matrix kind.
+struct Intervention {
+  std::string method, label;
+  PrunedResult as_pruned;
+  MatrixKind laser_matrix = MatrixKind::K;  // laser only
+  std::vector<int64_t> laser_layers;
+};
+
+Intervention eigenpruning_at(const CellResult& cell, const ExportRequest& r) {
+  EP_CHECK(r.p.has_value(), "give --p, the prune fraction to export (cell '{}')", cell.name);
+  EP_CHECK(!r.seed && !r.rho && r.matrix.empty() && r.layers.empty(),
+           "--seed, --matrix, --layers and --rho belong to --method random or laser, not eigenpruning");
   std::vector<std::string> ps;
   for (const PrunedResult& pr : cell.pruned) {
-    if (std::abs(pr.p - p) <= 1e-9 * std::max(1.0, std::abs(p))) return pr;
+    if (same_fraction(pr.p, *r.p)) {
+      Intervention i;
+      i.method = "eigenpruning";
+      i.label = fmt::format("eigenpruning p={}", pr.p);
+      i.as_pruned = pr;
+      return i;
+    }
     ps.push_back(fmt::format("{:g}", pr.p));
   }
-  EP_FAIL("cell '{}' of results file '{}' has no p = {:g}; its p: {}", cell.name, file, p, join(ps));
+  EP_FAIL("cell '{}' of results file '{}' has no p = {:g}; its p: {}", cell.name, r.results.string(), *r.p, join(ps));
+}
+
+bool asked_for(const MethodResult& m, const ExportRequest& r) {
+  if (m.method != r.method) return false;
+  if (m.method == "laser")
+    return m.matrix == r.matrix && m.layers == r.layers && same_fraction(m.fraction, *r.rho);
+  return same_fraction(m.fraction, *r.p) && (m.method != "random" || m.seed == *r.seed);
+}
+
+Intervention comparison_at(const CellResult& cell, const ExportRequest& r) {
+  const bool laser = r.method == "laser", random = r.method == "random";
+  EP_CHECK(r.method == "highest" || random || laser,
+           "--method must be eigenpruning, highest, random or laser, got '{}'", r.method);
+  if (laser) {
+    EP_CHECK(!r.matrix.empty() && !r.layers.empty() && r.rho.has_value() && !r.p && !r.seed,
+             "--method laser takes --matrix, --layers and --rho (not --p or --seed)");
+  } else {
+    EP_CHECK(r.p.has_value() && !r.rho && r.matrix.empty() && r.layers.empty() && (random == r.seed.has_value()),
+             "--method {} takes --p{} (not --matrix, --layers or --rho{})", r.method, random ? " and --seed" : "",
+             random ? "" : " or --seed");
+  }
+  std::vector<std::string> have;
+  for (const MethodResult& m : cell.methods) {
+    if (asked_for(m, r)) {
+      Intervention i;
+      i.method = m.method;
+      i.label = m.label();
+      i.as_pruned = PrunedResult{m.fraction, m.n_removed, m.eval, m.masks};
+      if (laser) {
+        i.laser_matrix = parse_name<MatrixKind>(m.matrix, "the stored LASER matrix");
+        i.laser_layers = m.layers;
+      }
+      return i;
+    }
+    if (m.method == r.method) have.push_back(m.label());
+  }
+  EP_FAIL("cell '{}' of results file '{}' has no {} that matches; {}", cell.name, r.results.string(), r.method,
+          have.empty() ? fmt::format("its grid ran no {} ([controls], [laser]; docs/methods.md)", r.method)
+                       : "it has: " + join(have));
+}
+
+Intervention requested_intervention(const CellResult& cell, const ExportRequest& r) {
+  return r.method == "eigenpruning" ? eigenpruning_at(cell, r) : comparison_at(cell, r);
 }
 
 // ---- the grid and the model ---------------------------------------------------------------
@@ -297,28 +367,41 @@ ExportSummary export_pruned_model(const ExportRequest& r, std::ostream& log) {
   const CellResult cell = snapshot->read_cell(name);
   EP_CHECK(cell.status == CellStatus::Done, "cell '{}' of '{}' failed in its run, so it has no pruned model: {}", name,
            r.results.string(), cell.error);
-  const PrunedResult& pr = find_p(cell, r.p, r.results.string());
+  const Intervention chosen = requested_intervention(cell, r);
+  const PrunedResult& pr = chosen.as_pruned;
 
   // 2. The grid of the run that computed it, and the model as that run loaded it.
   const RunSetup setup = grid_of_cell(*snapshot, summary, cell, r, log);
   const grid::Grid& g = setup.grid;
   const grid::ModelSpec& mspec = g.models[setup.model];
   const std::string source = mspec.checkpoint ? mspec.checkpoint->string() : "the seeded random model";
-  log << fmt::format("eprunner: export: rebuilding cell {} at p = {:g} from {}\n", name, pr.p, source);
+  log << fmt::format("eprunner: export: rebuilding cell {} with {} from {}\n", name, chosen.label, source);
   const BpeTokenizer tok = BpeTokenizer::load(mspec.tokenizer);
   std::unique_ptr<CausalLM> model = load_model(setup, tok, r);
 
-  // 3. Decompose as the run did; the state and frozen set from the file.
-  const std::vector<Decomposition> decs = decompose(*model, g.eigenprune.matrices, decompose_options(g.eigenprune));
-  const Rebuilt rebuilt = rebuild_state(decs, cell, pr, g, source, model->device());
+  // 3. Decompose as the run did; the state and frozen set from the file (LASER: its
+  // whole matrices, the components past its rank, no state).
+  const bool laser = chosen.method == "laser";
+  const std::vector<Decomposition> decs =
+      laser ? decompose(*model, {chosen.laser_matrix}, laser_decompose_options(g.eigenprune, chosen.laser_layers))
+            : decompose(*model, g.eigenprune.matrices, decompose_options(g.eigenprune));
+  const Rebuilt rebuilt = laser ? Rebuilt{ScoreState{}, laser_components(decs, chosen.laser_layers, pr.p)}
+                                : rebuild_state(decs, cell, pr, g, source, model->device());
+  EP_CHECK(static_cast<int64_t>(rebuilt.frozen.size()) == pr.n_frozen,
+           "cell '{}': {} removes {} components of the rebuilt model, the results file says {} (the checkpoint "
+           "changed since the run?)", name, chosen.label, rebuilt.frozen.size(), pr.n_frozen);
 
   ExportSummary sum;
   sum.cell = name;
+  sum.method = chosen.method;
+  sum.label = chosen.label;
+  sum.matrices = laser ? std::string(name_of(chosen.laser_matrix)) : matrices_text(g.eigenprune.matrices);
+  sum.granularity = std::string(name_of(laser ? Granularity::Matrix : g.eigenprune.granularity));
   sum.p = pr.p;
   sum.n_frozen = static_cast<int64_t>(rebuilt.frozen.size());
   sum.n_components = total_components(decs);
   sum.test_accuracy = pr.eval.test.accuracy;
-  const FreezeOptions run_opts = freeze_options(g.eigenprune);
+  const FreezeOptions run_opts = laser ? laser_freeze_options() : freeze_options(g.eigenprune);
   FreezeOptions export_opts = run_opts;
   if (run_opts.bias == BiasMode::PerPosition) export_opts.bias = BiasMode::Mean, sum.approximate = true;
   sum.bias = std::string(name_of(run_opts.bias));

@@ -9,6 +9,9 @@
 // singular values checked against the stored ones (a changed checkpoint is an
 // error), and frozen with ScopedFreeze, so the exported weights are the run's.
 //
+// The controls (highest, random) are rebuilt the same way from their own masks;
+// LASER from the whole matrices it reduced, no bias (docs/methods.md).
+//
 // Bias: "mean", "paper_sum" (and "none") are constant over positions and export
 // exactly, into each frozen matrix's own bias. "position" has no place in HF's
 // modules: the export uses the mean over all positions and says so (message,
@@ -19,6 +22,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <vector>
 
 namespace ep::runner {
 
@@ -26,7 +30,14 @@ struct ExportRequest {
   std::filesystem::path results;  // results .h5 (and its journal)
   std::string cell;               // "<model>__<task>"; or model + task
   std::string model, task;
-  double p = 0;
+  // What was done to the model (docs/methods.md): "eigenpruning" at p, a control at p
+  // ("highest"; "random" with its seed), or "laser" (matrix, layers, rho).
+  std::string method = "eigenpruning";
+  std::optional<double> p;
+  std::optional<int64_t> seed;
+  std::string matrix;
+  std::vector<int64_t> layers;
+  std::optional<double> rho;
   std::filesystem::path out;      // the folder to write
   bool force = false;             // replace a non-empty `out`
   std::string device = "cpu";     // where the model is rebuilt ("cpu" or "cuda")
@@ -41,7 +52,11 @@ struct ExportRequest {
 // What was written, for the command's message and for tests.
 struct ExportSummary {
   std::string cell;
-  double p = 0;
+  std::string method;         // "eigenpruning", "highest", "random", "laser"
+  std::string label;          // "eigenpruning p=0.3", "random seed=2 p=0.3", "laser mlp_in.5 rho=0.1"
+  std::string matrices;       // the matrix kinds it changed, "k, mlp_out"
+  std::string granularity;    // "head" or "matrix"
+  double p = 0;               // p, or LASER's rho
   int64_t n_frozen = 0, n_components = 0;
   std::string bias;           // the cell's bias mode
   std::string exported_bias;  // what the folder holds
@@ -50,7 +65,8 @@ struct ExportSummary {
 };
 
 // Throws ep::Error for every bad input: a missing or damaged results file or cell,
-// an error cell, an unknown model, task or p (each listing what exists), a grid
+// an error cell, an unknown model, task, p, method or LASER setting (each listing
+// what exists), a grid
 // whose model files are gone, a fine-tuned model, a checkpoint changed since the
 // run, an existing non-empty `out` without `force`. Progress lines go to `log`.
 ExportSummary export_pruned_model(const ExportRequest& request, std::ostream& log);

@@ -3,6 +3,10 @@
 // or an exported model would not be the one whose accuracy the results file holds.
 #pragma once
 
+#include <cstdint>
+#include <utility>
+#include <vector>
+
 #include "core/prune/decompose.h"
 #include "core/prune/freeze.h"
 #include "core/prune/score.h"
@@ -32,6 +36,22 @@ inline FreezeOptions freeze_options(const grid::EigenpruneSpec& ep) {
   FreezeOptions o;
   o.bias = ep.bias;
   o.recipe = ep.recipe;
+  return o;
+}
+
+// LASER (core/prune/methods.h) reduces the model's own whole matrices, whatever the
+// recipe, and adds no bias; `layers`: the layers decomposed (empty: all).
+inline DecomposeOptions laser_decompose_options(const grid::EigenpruneSpec& ep, std::vector<int64_t> layers) {
+  DecomposeOptions o;
+  o.granularity = Granularity::Matrix;
+  o.route = ep.svd;
+  o.layers = std::move(layers);
+  return o;
+}
+
+inline FreezeOptions laser_freeze_options() {
+  FreezeOptions o;
+  o.bias = BiasMode::None;
   return o;
 }
 

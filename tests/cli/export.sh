@@ -6,6 +6,7 @@
 #    the test split equal eprunner's own pruned model's, and its test accuracy and every
 #    example's right/wrong and predicted token equal the results file's.
 # 2. bias = "position" exports the mean over positions and says so (message, metadata).
+#    The comparisons (highest, random, LASER) export and check the same way.
 # 3. Bad inputs: each a clear error and exit 1.
 # Usage: export.sh EPRUNNER_BIN SOURCE_DIR
 set -euo pipefail
@@ -95,6 +96,23 @@ echo "== gpt2 (bias = position, exported as the mean)"
 "$PY" "$CHECK" check out-pos out-pos.st pos.h5 gpt2__int-sum 0.3 2>&1 | tee out-pos.check | sed 's/^/  /'
 tail -n 1 out-pos.check | grep -qx OK || fail "transformers on out-pos does not match eprunner's mean-bias model"
 
+# ---- 2b. the comparisons (docs/methods.md): each exported and checked in transformers ------
+{ grid cmp.h5 mean gpt2=gpt2
+  printf '[controls]\nhighest = true\nrandom_seeds = [3]\n[laser]\nmatrices = ["mlp_in"]\nlayers = [1, [0, 1]]\nrho = [0.25]\n'; } > cmp.toml
+run_grid cmp.toml
+for spec in "highest --p 0.3|highest p=0.3|0.3" "random --seed 3 --p 0.3|random seed=3 p=0.3|0.3" \
+            "laser --matrix mlp_in --layers 0,1 --rho 0.25|laser mlp_in.0+1 rho=0.25|0.25"; do
+  IFS='|' read -r args label p <<< "$spec"
+  out="out-cmp-${label%% *}"
+  # shellcheck disable=SC2086  # $args is several options
+  "$BIN" export cmp.h5 --cell gpt2__int-sum --method $args --out "$out" --test-logits "$out.st" --threads 2 \
+    > "$out.log" 2>&1 || { cat "$out.log"; fail "export of $label failed"; }
+  grep -q "exported cell gpt2__int-sum with $label" "$out.log" || { cat "$out.log"; fail "no export message for $label"; }
+  echo "== gpt2, $label"
+  "$PY" "$CHECK" check "$out" "$out.st" cmp.h5 gpt2__int-sum "$p" --exact --method "$label" 2>&1 | tee "$out.check" | sed 's/^/  /'
+  tail -n 1 "$out.check" | grep -qx OK || fail "transformers on $out does not match eprunner's $label"
+done
+
 # ---- 3. bad inputs: a clear error, exit 1 ------------------------------------------------
 expect_error() {  # $1 = what, $2 = a pattern the message must have, then the command
   local what=$1 pattern=$2 rc=0; shift 2
@@ -142,5 +160,9 @@ expect_error "fine-tuned model" "fine-tuned" E ft.h5 --cell ft__int-sum --p 0.3 
 # Mistral has no bias where the frozen keys' mean effect must go.
 grid mis.h5 mean mistral=mistral > mis.toml; run_grid mis.toml
 expect_error "mistral without a bias" "has none there" E mis.h5 --cell mistral__int-sum --p 0.3 --out x10
-for d in x1 x2 x3 x4 x5 x6 x7 x8 x9 x10; do [ ! -e "$d" ] || fail "a failed export left $d behind"; done
+expect_error "a LASER setting the grid did not run" "it has: laser mlp_in.1 rho=0.25, laser mlp_in.0+1 rho=0.25" \
+  E cmp.h5 --cell gpt2__int-sum --method laser --matrix mlp_in --layers 2 --rho 0.25 --out x11
+expect_error "random without its seed" "takes --p and --seed" E cmp.h5 --cell gpt2__int-sum --method random --p 0.3 --out x12
+expect_error "a control the grid did not run" "its grid ran no highest" E mean.h5 --cell gpt2__int-sum --method highest --p 0.3 --out x13
+for d in x1 x2 x3 x4 x5 x6 x7 x8 x9 x10 x11 x12 x13; do [ ! -e "$d" ] || fail "a failed export left $d behind"; done
 echo "export.sh: all checks passed"

@@ -3,7 +3,7 @@
   export_check.py make-model ARCH DIR TOKENIZER_DIR SEED
       a random HF checkpoint folder (gpt2, phi, llama or mistral; the GPT-2 tokenizer's
       vocabulary) with the tokenizer files copied in.
-  export_check.py check EXPORT_DIR TEST_LOGITS RESULTS CELL P [--exact]
+  export_check.py check EXPORT_DIR TEST_LOGITS RESULTS CELL P [--exact] [--method LABEL]
       loads EXPORT_DIR with transformers (AutoModelForCausalLM, AutoTokenizer; nothing
       of eprunner), runs it on the test split eprunner wrote (TEST_LOGITS: input_ids,
       attention_mask, position_ids, targets, and eprunner's own pruned model's logits),
@@ -11,6 +11,8 @@
       transformers' accuracy against the results file's, per-example agreement, and the
       provenance. --exact: the cell's bias exports exactly, so the accuracies and every
       example's correctness must be equal and the logits within 1e-4 (scaled for logits above 10).
+      --method LABEL: a comparison (docs/methods.md) by its stored label, e.g.
+      "highest p=0.3", "random seed=3 p=0.3", "laser mlp_in.1 rho=0.25" (P: its p or rho).
 """
 import json
 import shutil
@@ -58,17 +60,21 @@ def make_model(arch, out, tokenizer_dir, seed):
         shutil.copy(Path(tokenizer_dir) / name, Path(out) / name)
 
 
-def results_split(results, cell, p):
+def results_split(results, cell, p, method=None):
+    """The test split of eigenpruning at p, or of the comparison whose stored label is `method`."""
     with open_results(results) as f:
         c = f["cells"][cell]
-        for g in c["pruned"].values():
-            if abs(float(g.attrs["p"]) - p) < 1e-9:
-                t = g["test"]
-                return float(t.attrs["accuracy"]), t["correct"][()].astype(bool), t["predicted"][()]
-    raise SystemExit(f"export_check: no p = {p} in cell {cell}")
+        if method is None:
+            found = [g for g in c["pruned"].values() if abs(float(g.attrs["p"]) - p) < 1e-9]
+        else:
+            found = [g for g in c["methods"].values() if text(g.attrs["label"]) == method]
+        if found:
+            t = found[0]["test"]
+            return float(t.attrs["accuracy"]), t["correct"][()].astype(bool), t["predicted"][()]
+    raise SystemExit(f"export_check: no {method or 'eigenpruning'} at p = {p} in cell {cell}")
 
 
-def check(export_dir, logits_file, results, cell, p, exact):
+def check(export_dir, logits_file, results, cell, p, exact, method=None):
     from transformers import AutoModelForCausalLM, AutoTokenizer
     p = float(p)
     model = AutoModelForCausalLM.from_pretrained(export_dir).eval()
@@ -91,7 +97,7 @@ def check(export_dir, logits_file, results, cell, p, exact):
     real = targets != -1
     hit = ((hf.argmax(-1) == targets) | ~real).all(-1)  # every answer token the argmax
     acc = int(hit.sum()) / len(hit)  # as the results file's (a double)
-    want_acc, want_correct, want_pred = results_split(results, cell, p)
+    want_acc, want_correct, want_pred = results_split(results, cell, p, method)
     same = int((hit.numpy() == want_correct).sum())
     print(f"test accuracy: transformers {acc:.6f} ({int(hit.sum())}/{len(hit)}), results file {want_acc:.6f}; "
           f"examples agreeing on right/wrong: {same}/{len(hit)}")
@@ -109,6 +115,9 @@ def check(export_dir, logits_file, results, cell, p, exact):
     enc = tok(text_, add_special_tokens=False)["input_ids"]
     print(f"tokenizer round trip of test prompt 0: {'same ids' if enc == row else f'{enc} != {row}'}")
     ok = meta["eprunner.cell"] == cell and prov["cell"] == cell and abs(float(meta["eprunner.p"]) - p) < 1e-12
+    if method is not None:
+        print(f"provenance: intervention {meta['eprunner.intervention']}")
+        ok = ok and meta["eprunner.intervention"] == method
     ok = ok and enc == row and moved > 100 * max(diff, 1e-6)
     # float32 through L layers in two implementations: 1e-4 for logits of ~10 (a 30-layer SmolLM2: 7e-5 at 20).
     tol = 1e-4 * max(1.0, ours.abs().max().item() / 10)
@@ -125,6 +134,7 @@ if __name__ == "__main__":
     if a and a[0] == "make-model":
         make_model(*a[1:5])
     elif a and a[0] == "check":
-        sys.exit(check(a[1], a[2], a[3], a[4], a[5], "--exact" in a[6:]))
+        label = a[a.index("--method") + 1] if "--method" in a else None
+        sys.exit(check(a[1], a[2], a[3], a[4], a[5], "--exact" in a[6:], label))
     else:
         raise SystemExit(__doc__)
