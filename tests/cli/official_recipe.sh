@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # recipe = "official" against the paper's computation in TransformerLens:
-# tests/reference/official_recipe_tl.py builds random GPT-2 and Phi models with
+# tests/reference/official_recipe_tl.py builds random GPT-2, Phi and Llama models with
 # transformers, runs `eprunner run` with recipe = "official" (INT-SUM with and without
 # BOS; q, k, v, mlp_in) and repeats the paper code's scoring, selection and freeze in
 # TransformerLens (TransformerBridge, HookedTransformer's weight processing) on the

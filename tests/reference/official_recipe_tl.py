@@ -1,17 +1,17 @@
 #!/usr/bin/env python3
 """`recipe = "official"` against the paper's computation run in TransformerLens.
 
-Builds random small GPT-2 and Phi models with transformers (LayerNorm scales and shifts
-perturbed, so that folding them matters), runs `eprunner run` on a grid with
+Builds random small GPT-2, Phi and Llama (grouped keys and values) models with transformers
+(LayerNorm and RMSNorm scales and shifts perturbed, so that folding them matters), runs `eprunner run` on a grid with
 `recipe = "official"` (INT-SUM with and without BOS; q, k, v and mlp_in), and repeats the
 paper's scoring steps in TransformerLens on the same weights and the same batches:
 
   TransformerLens 4.x has no HookedTransformer; its TransformerBridge with
   enable_compatibility_mode() applies HookedTransformer's default weight processing
   (fold_ln, center_writing_weights, center_unembed, fold_value_biases), checked here:
-  k = LNPre(resid) W_K' + b_K' at every hook.
-  Per matrix: SVD of W_K' per head (W_in' whole); x = resid_pre (resid_mid for GPT-2's
-  mlp_in); g = dL/d(hook output) with the MEAN cross-entropy of the last position over the
+  k = LNPre(resid) W_K' + b_K' at every hook (RMSNormPre and no bias for Llama).
+  Per matrix: SVD of W_K' per head (W_in' whole); x = resid_pre (resid_mid for GPT-2's and
+  Llama's mlp_in, Llama's up_proj); g = dL/d(hook output) with the MEAN cross-entropy of the last position over the
   batch; x' = torch.roll(x, 1, 0); ΔL_i = s_i (g·u_i)(v_i·(x' − x)); score = max over
   examples and positions, running over the batches in order; the lowest int(N·p) over all
   matrices frozen (stable sort); x̄ = the last batch's mean resid per position; the pruned
@@ -60,14 +60,18 @@ def make_models(workdir):
         "phi": tf.PhiConfig(vocab_size=V, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
                             num_attention_heads=4, partial_rotary_factor=0.5, resid_pdrop=0.0, embd_pdrop=0.0,
                             attention_dropout=0.0, max_position_embeddings=32, initializer_range=0.1),
+        # RMSNorm and grouped keys and values (2 KV heads for 4 query heads).
+        "llama": tf.LlamaConfig(vocab_size=V, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                                num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=32,
+                                initializer_range=0.1, rms_norm_eps=1e-5),
     }
     folders = {}
     for i, (name, cfg) in enumerate(configs.items()):
         torch.manual_seed(100 + i)
-        model = (tf.GPT2LMHeadModel if name == "gpt2" else tf.PhiForCausalLM)(cfg).eval()
+        model = {"gpt2": tf.GPT2LMHeadModel, "phi": tf.PhiForCausalLM, "llama": tf.LlamaForCausalLM}[name](cfg).eval()
         with torch.no_grad():  # LayerNorm weights away from 1 and biases away from 0: folding must matter
             for n, p in model.named_parameters():
-                if "ln" in n or "layernorm" in n:
+                if "ln" in n or "layernorm" in n or n.endswith("norm.weight"):
                     p.copy_((1.0 if n.endswith("weight") else 0.0) + 0.3 * torch.randn_like(p))
         folder = os.path.join(workdir, name)
         model.save_pretrained(folder)
@@ -101,10 +105,13 @@ def boot(folder):
 
 
 def hook_names(arch, kind, layer):
-    """(x hook, output hook) for a matrix kind."""
+    """(x hook, output hook) for a matrix kind (Llama's mlp_in is up_proj, TransformerLens' W_in)."""
     b = f"blocks.{layer}"
-    x = f"{b}.hook_resid_mid" if (kind == "mlp_in" and arch == "gpt2") else f"{b}.hook_resid_pre"
-    out = f"{b}.mlp.hook_pre" if kind == "mlp_in" else f"{b}.attn.hook_{kind}"
+    x = f"{b}.hook_resid_mid" if (kind == "mlp_in" and arch in ("gpt2", "llama")) else f"{b}.hook_resid_pre"
+    if kind == "mlp_in":
+        out = f"{b}.mlp.hook_pre_linear" if arch == "llama" else f"{b}.mlp.hook_pre"
+    else:
+        out = f"{b}.attn.hook_{kind}"
     return x, out
 
 
@@ -112,9 +119,12 @@ def weights(bridge, kind, layer):
     """The folded matrix as [H, d_model, d_out] and its bias [H, d_out] (mlp_in: H = 1)."""
     blk = bridge.blocks[layer]
     if kind == "mlp_in":
-        return blk.mlp.W_in.detach()[None], blk.mlp.b_in.detach()[None]
-    W = {"q": blk.attn.W_Q, "k": blk.attn.W_K, "v": blk.attn.W_V}[kind].detach()
-    b = {"q": blk.attn.b_Q, "k": blk.attn.b_K, "v": blk.attn.b_V}[kind].detach()
+        W = blk.mlp.W_in.detach()[None]
+        b = getattr(blk.mlp, "b_in", None)
+    else:
+        W = {"q": blk.attn.W_Q, "k": blk.attn.W_K, "v": blk.attn.W_V}[kind].detach()
+        b = getattr(blk.attn, {"q": "b_Q", "k": "b_K", "v": "b_V"}[kind], None)
+    b = torch.zeros(W.shape[0], W.shape[2]) if b is None else b.detach().reshape(W.shape[0], W.shape[2])
     return W, b
 
 
@@ -123,8 +133,10 @@ def heads(t, H):
     return t if t.dim() == 4 else t.reshape(*t.shape[:2], H, -1)
 
 
-def ln_pre(x, eps):
-    x = x - x.mean(-1, keepdim=True)
+def ln_pre(x, eps, rms=False):
+    """LNPre (LayerNorm without scale and shift); RMSNormPre for RMSNorm models (no centring)."""
+    if not rms:
+        x = x - x.mean(-1, keepdim=True)
     return x / (x.pow(2).mean(-1, keepdim=True) + eps).sqrt()
 
 
@@ -173,7 +185,7 @@ def official(bridge, arch, dump, eps):
             x = store[("x",) + key].detach().double()                      # [B, T, D]
             out = store[("out",) + key]
             W, b = weights(bridge, *key)
-            fold_err = max(fold_err, ((torch.einsum("btd,hdo->btho", ln_pre(x, eps), W.double()) + b.double())
+            fold_err = max(fold_err, ((torch.einsum("btd,hdo->btho", ln_pre(x, eps, arch == "llama"), W.double()) + b.double())
                                       - heads(out.detach(), W.shape[0]).double()).abs().max().item())
             g = heads(out.grad, W.shape[0]).double()                       # [B, T, H, o]
             dx = torch.roll(x, 1, 0) - x                                   # x' = the previous example
@@ -210,7 +222,7 @@ def evaluate_pruned(bridge, arch, dump, svd, xbar, order, frozen, eps):
         bias = torch.einsum("td,hdo->ho", xbar[key], D)                     # Σ_t x̄[t] D: one bias for all positions
 
         def edit(x, out, D=D, bias=bias):                                   # (W − D) and b + Σ_t x̄[t] D
-            delta = -torch.einsum("btd,hdo->btho", ln_pre(x.double(), eps), D) + bias
+            delta = -torch.einsum("btd,hdo->btho", ln_pre(x.double(), eps, arch == "llama"), D) + bias
             return out + delta.to(out.dtype).reshape(out.shape)
         edits[key] = edit
     ids = torch.tensor(dump["test_prompts"])
@@ -238,10 +250,11 @@ def check_cell(cell, arch, folder, dump, failures):
         sv = np.asarray(cell[f"scores/{kind}/singular_values"], dtype=np.float64)
         ref_sv = torch.stack([svd[(kind, l)][1] for l in range(L)]).numpy()
         sv_rel = np.abs(sv - ref_sv).max() / np.abs(ref_sv).max()
-        # TransformerLens' residual is centred (center_writing_weights); eprunner keeps the model's own,
-        # which D·x̄ cannot tell apart (D's inputs are ⊥ 1): compare them centred.
+        # TransformerLens' residual is centred (center_writing_weights, LayerNorm models); eprunner keeps
+        # the model's own, which D·x̄ cannot tell apart (D's inputs are ⊥ 1): compare them centred.
         am = np.asarray(cell[f"scores/{kind}/activation_mean"], dtype=np.float64)  # [L, P, D]
-        am = am - am.mean(-1, keepdims=True)
+        if arch != "llama":
+            am = am - am.mean(-1, keepdims=True)
         ref_am = torch.stack([xbar[(kind, l)] for l in range(L)]).numpy()
         T = ref_am.shape[1]
         am_rel = np.abs(am[:, -T:] - ref_am).max() / np.abs(ref_am).max()
