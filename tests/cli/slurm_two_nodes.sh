@@ -68,6 +68,14 @@ fail() {
   for f in "$tmp"/*.slurm/logs/*.out "$cluster"/log/slurmd-node*.log; do
     [ -f "$f" ] && { echo "== $f" >&2; tail -n 30 "$f" >&2; }
   done
+  # A rank's crash: the stack of every thread, from its core (a rare SIGSEGV at start-up,
+  # seen once in a full ctest run, has no other trace).
+  if command -v gdb > /dev/null; then
+    find "$tmp" -maxdepth 3 -type f -name 'core*' 2>/dev/null | head -n 2 | while read -r core; do
+      echo "== $core" >&2
+      timeout 60 gdb -batch -nx -ex 'thread apply all bt 20' "$BIN" "$core" 2>&1 | tail -n 120 >&2
+    done
+  fi
   exit 1
 }
 
@@ -79,8 +87,10 @@ BIN=$tmp/eprunner
 # What the batch scripts run: a wrapper that notes where each rank landed and the local
 # rank the launcher gave it (the variables eprunner's local_rank() reads, in its order),
 # then becomes eprunner.
+# A rank that crashes leaves a core (where the kernel's core_pattern puts it) for fail().
 cat > "$tmp/rank-wrapper.sh" <<WRAP
 #!/bin/bash
+ulimit -c unlimited 2>/dev/null || true
 echo "job \$SLURM_JOB_ID restart \${SLURM_RESTART_COUNT:-0} rank \${OMPI_COMM_WORLD_RANK:-\$SLURM_PROCID} host \$(hostname) local \${OMPI_COMM_WORLD_LOCAL_RANK:-\$SLURM_LOCALID}" >> "$tmp/ranks.txt"
 exec "$BIN" "\$@"
 WRAP
