@@ -232,7 +232,27 @@ before=$(veth_bytes)
   --eprunner "$tmp/rank-wrapper.sh" > one.out || fail "eprunner slurm: $(cat one.out)"
 script=$(sed -n 's/^wrote //p' one.out)
 for d in nodes=2 ntasks-per-node=2; do grep -q "^#SBATCH --$d\$" "$script" || fail "the script lacks #SBATCH --$d"; done
-run_bg timeout 300 ip netns exec "$EP_NODE1_NS" sbatch --wait "$script" > one.sbatch || fail "sbatch --wait: the job failed (or ran 300 s)"
+# Open MPI 4.1.4's TCP BTL now and then crashes a rank inside MPI_Init while the two nodes wire
+# up (2 of 29 runs; docs/slurm.md, "A known crash outside eprunner"). That crash, recognised by
+# the stack in its core, is submitted once more, as a user would; any other failure, or the
+# crash twice, fails the test.
+known_mpi_init_crash() {
+  command -v gdb > /dev/null || return 1
+  local core stack
+  core=$(find "$tmp" -maxdepth 3 -type f -name 'core*' 2>/dev/null | head -n 1)
+  [ -n "$core" ] || return 1
+  stack=$(timeout 60 gdb -batch -nx -ex 'bt 12' "$BIN" "$core" 2>/dev/null)
+  grep -q 'mca_btl_tcp' <<< "$stack" && grep -q 'ompi_mpi_init' <<< "$stack" || return 1
+  rm -f "$core"
+}
+submit_one() { run_bg timeout 300 ip netns exec "$EP_NODE1_NS" sbatch --wait "$script" > one.sbatch; }
+if ! submit_one; then
+  known_mpi_init_crash || fail "sbatch --wait: the job failed (or ran 300 s)"
+  [ "$(cells_done one.h5)" -eq 0 ] || fail "the crashed job wrote cells"
+  echo "$me: job $(sed -n 's/^Submitted batch job //p' one.sbatch): a rank crashed in MPI_Init inside Open MPI's TCP BTL (the known crash); submitting once more"
+  rm -rf one.h5 one.h5.*
+  submit_one || fail "sbatch --wait: the job failed again (or ran 300 s)"
+fi
 id=$(sed -n 's/^Submitted batch job //p' one.sbatch)
 log="one.slurm/logs/ep-one-$id.out"
 grep -q "4 rank(s), $launcher" "$log" || fail "not 4 ranks under $launcher"
